@@ -1,0 +1,7 @@
+//go:build !linux
+
+package sealtest
+
+import "os/exec"
+
+func killWithParent(*exec.Cmd) {}
