@@ -1,0 +1,125 @@
+package auth
+
+import (
+	"encoding/pem"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"syscall"
+)
+
+const (
+	appsDir      = "apps"
+	lockFile     = ".lock"
+	caCertFile   = "ca.crt"
+	caKeyFile    = "ca.key"
+	srvCertFile  = "server.crt"
+	srvKeyFile   = "server.key"
+	maxFileBytes = 1 << 20
+)
+
+// locked runs f while holding an exclusive flock on dir/.lock, which
+// serializes writers across processes.
+func (a *Authority) locked(f func() error) error {
+	lf, err := os.OpenFile(filepath.Join(a.dir, lockFile), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("auth: %w", err)
+	}
+	defer lf.Close()
+	if err := syscall.Flock(int(lf.Fd()), syscall.LOCK_EX); err != nil {
+		return fmt.Errorf("auth: locking %s: %w", lf.Name(), err)
+	}
+	defer syscall.Flock(int(lf.Fd()), syscall.LOCK_UN)
+	return f()
+}
+
+// writeFileAtomic replaces path with data (mode perm): it writes a
+// temporary file in the same directory, syncs it, renames it over path and
+// syncs the directory.
+func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, ".tmp-"+filepath.Base(path)+"-*")
+	if err != nil {
+		return fmt.Errorf("auth: %w", err)
+	}
+	tmp := f.Name()
+	ok := false
+	defer func() {
+		if !ok {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	if err := f.Chmod(perm); err != nil {
+		return fmt.Errorf("auth: %w", err)
+	}
+	if _, err := f.Write(data); err != nil {
+		return fmt.Errorf("auth: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("auth: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("auth: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("auth: %w", err)
+	}
+	ok = true
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+// readFile reads a file of at most maxFileBytes. When private is set, the
+// file must not be accessible to group or others.
+func readFile(path string, private bool) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%w: %s is not a regular file", ErrCorrupt, path)
+	}
+	if private && fi.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("%w: %s has mode %v, want 0600", ErrCorrupt, path, fi.Mode().Perm())
+	}
+	b, err := io.ReadAll(io.LimitReader(f, maxFileBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > maxFileBytes {
+		return nil, fmt.Errorf("%w: %s is larger than %d bytes", ErrCorrupt, path, maxFileBytes)
+	}
+	return b, nil
+}
+
+func certPEM(der []byte) []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+}
+
+// singlePEM decodes the only PEM block of b, which must have one of the
+// given types. Text around the block is allowed; a second block is not.
+func singlePEM(b []byte, types ...string) (*pem.Block, error) {
+	blk, rest := pem.Decode(b)
+	if blk == nil {
+		return nil, fmt.Errorf("no PEM block")
+	}
+	if next, _ := pem.Decode(rest); next != nil {
+		return nil, fmt.Errorf("more than one PEM block")
+	}
+	for _, t := range types {
+		if blk.Type == t {
+			return blk, nil
+		}
+	}
+	return nil, fmt.Errorf("PEM block is %q, want %q", blk.Type, types[0])
+}
