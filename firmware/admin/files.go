@@ -1,0 +1,136 @@
+package admin
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+)
+
+// writeFileAtomic replaces path with data (mode perm): temporary file in
+// the same directory, fsync, rename, fsync of the directory.
+func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, ".tmp-"+filepath.Base(path)+"-*")
+	if err != nil {
+		return fmt.Errorf("admin: %w", err)
+	}
+	tmp := f.Name()
+	ok := false
+	defer func() {
+		if !ok {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	if err := f.Chmod(perm); err != nil {
+		return fmt.Errorf("admin: %w", err)
+	}
+	if _, err := f.Write(data); err != nil {
+		return fmt.Errorf("admin: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("admin: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("admin: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("admin: %w", err)
+	}
+	ok = true
+	syncDir(dir)
+	return nil
+}
+
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+}
+
+// writeNew creates path with data and mode perm, failing with ErrExists
+// when it exists (O_EXCL: never overwrites, never follows a symlink).
+func writeNew(path string, data []byte, perm os.FileMode) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+	if errors.Is(err, os.ErrExist) {
+		return fmt.Errorf("%w: %s", ErrExists, path)
+	}
+	if err != nil {
+		return fmt.Errorf("admin: %w", err)
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return fmt.Errorf("admin: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("admin: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("admin: %w", err)
+	}
+	return nil
+}
+
+// writeSet writes files (name → content) into dir (created 0700) with
+// writeNew. It checks first that none exists, writes keys (mode 0600)
+// before certificates, and removes what it wrote when a write fails.
+func writeSet(dir string, files []outFile) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("admin: %w", err)
+	}
+	for _, f := range files {
+		if err := checkAbsent(dir, []string{f.name}); err != nil {
+			return err
+		}
+	}
+	var done []string
+	for _, f := range files {
+		p := filepath.Join(dir, f.name)
+		if err := writeNew(p, f.data, f.perm); err != nil {
+			for _, d := range done {
+				os.Remove(d)
+			}
+			return err
+		}
+		done = append(done, p)
+	}
+	return nil
+}
+
+type outFile struct {
+	name string
+	data []byte
+	perm os.FileMode
+}
+
+// readFile reads a regular file of at most limit bytes. When private is
+// set, the file must not be accessible to group or others.
+func readFile(path string, private bool, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%w: %s is not a regular file", ErrCorrupt, path)
+	}
+	if private && fi.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("%w: %s has mode %v, want 0600", ErrCorrupt, path, fi.Mode().Perm())
+	}
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("%w: %s is larger than %d bytes", ErrCorrupt, path, limit)
+	}
+	return b, nil
+}
