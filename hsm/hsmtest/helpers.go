@@ -1,0 +1,5 @@
+package hsmtest
+
+import "crypto/sha256"
+
+func sha256Sum(b []byte) []byte { s := sha256.Sum256(b); return s[:] }
