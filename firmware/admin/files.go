@@ -6,41 +6,15 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+
+	"github.com/cofferhsm/coffer/internal/atomicfile"
 )
 
-// writeFileAtomic replaces path with data (mode perm): temporary file in
-// the same directory, fsync, rename, fsync of the directory.
+// writeFileAtomic replaces path with data (mode perm); see atomicfile.
 func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, ".tmp-"+filepath.Base(path)+"-*")
-	if err != nil {
+	if err := atomicfile.WriteFile(path, data, perm); err != nil {
 		return fmt.Errorf("admin: %w", err)
 	}
-	tmp := f.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if err := f.Chmod(perm); err != nil {
-		return fmt.Errorf("admin: %w", err)
-	}
-	if _, err := f.Write(data); err != nil {
-		return fmt.Errorf("admin: %w", err)
-	}
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("admin: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("admin: %w", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("admin: %w", err)
-	}
-	ok = true
-	syncDir(dir)
 	return nil
 }
 

@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
+
+	"github.com/cofferhsm/coffer/internal/atomicfile"
 )
 
 const (
@@ -34,42 +36,10 @@ func (a *Authority) locked(f func() error) error {
 	return f()
 }
 
-// writeFileAtomic replaces path with data (mode perm): it writes a
-// temporary file in the same directory, syncs it, renames it over path and
-// syncs the directory.
+// writeFileAtomic replaces path with data (mode perm); see atomicfile.
 func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, ".tmp-"+filepath.Base(path)+"-*")
-	if err != nil {
+	if err := atomicfile.WriteFile(path, data, perm); err != nil {
 		return fmt.Errorf("auth: %w", err)
-	}
-	tmp := f.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if err := f.Chmod(perm); err != nil {
-		return fmt.Errorf("auth: %w", err)
-	}
-	if _, err := f.Write(data); err != nil {
-		return fmt.Errorf("auth: %w", err)
-	}
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("auth: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("auth: %w", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("auth: %w", err)
-	}
-	ok = true
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
 	}
 	return nil
 }
