@@ -27,9 +27,9 @@
 // in the hsm/auth app registry, so hsm/auth.Identify refuses it on the KMIP
 // port; and a KMIP app certificate is not in the admin registry, so the
 // admin API refuses it (403). The trust endpoint refuses to pin an admin
-// certificate as an app. hsm/auth has no notion of roles; the admin
-// certificate is signed with the appliance CA key read from the
-// authority's directory (ca.key).
+// certificate as an app. hsm/auth has no notion of roles; it issues the
+// admin certificate (Authority.IssueClientCert) without recording it, and
+// the CA key never leaves hsm/auth.
 //
 // # API
 //

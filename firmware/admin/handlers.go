@@ -269,7 +269,7 @@ func (s *Server) enroll(token, name string) (*enrollResponse, time.Duration, err
 	if err != nil {
 		return nil, 0, err
 	}
-	cert, certPEM, keyPEM, err := issueAdminCert(s.auth, name, now)
+	cert, certPEM, keyPEM, err := issueAdminCert(s.auth, name)
 	if err == nil {
 		err = writeAdmin(s.cfg.Dir, &adminRecord{
 			Version:  adminRecordVersion,

@@ -2,7 +2,6 @@ package admin
 
 import (
 	"bytes"
-	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -13,7 +12,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
@@ -23,10 +21,8 @@ import (
 )
 
 const (
-	adminCertValidity = 2 * 365 * 24 * time.Hour
-	clockSkewBack     = time.Hour // NotBefore is backdated by this much
+	adminCertValidity = 2 * 365 * 24 * time.Hour // what hsm/auth issues client certificates for
 	maxRecordSize     = 64 << 10
-	maxCAKeySize      = 64 << 10
 	// AdminOU is the organizational unit of every admin certificate. It
 	// marks the certificate's purpose for people; the registry, not the
 	// OU, is what makes a certificate an admin certificate.
@@ -121,76 +117,24 @@ func writeAdmin(dir string, r *adminRecord) error {
 	return writeFileAtomic(adminPath(dir, r.Name), append(b, '\n'), 0o600)
 }
 
-// loadCAKey reads the appliance CA private key from the authority's
-// directory (ca.key, PKCS#8 PEM, 0600) and checks it matches the CA
-// certificate. hsm/auth does not export a signer; see the package comment.
-func loadCAKey(a *auth.Authority) (crypto.Signer, error) {
-	path := filepath.Join(a.Dir(), "ca.key")
-	b, err := readFile(path, true, maxCAKeySize)
-	if err != nil {
-		return nil, fmt.Errorf("admin: reading CA key: %w", err)
-	}
-	blk, rest := pem.Decode(b)
-	if blk == nil || blk.Type != "PRIVATE KEY" || len(bytes.TrimSpace(rest)) != 0 {
-		return nil, fmt.Errorf("%w: %s is not one PKCS#8 PEM block", ErrCorrupt, path)
-	}
-	k, err := x509.ParsePKCS8PrivateKey(blk.Bytes)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", ErrCorrupt, path, err)
-	}
-	signer, ok := k.(crypto.Signer)
-	type equaler interface{ Equal(crypto.PublicKey) bool }
-	if !ok {
-		return nil, fmt.Errorf("%w: %s is not a signing key", ErrCorrupt, path)
-	}
-	if e, ok := signer.Public().(equaler); !ok || !e.Equal(a.CACertificate().PublicKey) {
-		return nil, fmt.Errorf("%w: %s does not match the CA certificate", ErrCorrupt, path)
-	}
-	return signer, nil
-}
-
 // issueAdminCert makes an ECDSA P-256 key and a client certificate for the
 // admin name (CN=name, OU=AdminOU, extended key usage clientAuth) signed by
-// the appliance CA. It returns the parsed certificate, the certificate PEM
+// the appliance CA through hsm/auth, so the CA key never leaves that package. It returns the parsed certificate, the certificate PEM
 // and the PKCS#8 key PEM.
-func issueAdminCert(a *auth.Authority, name string, now time.Time) (*x509.Certificate, []byte, []byte, error) {
-	caKey, err := loadCAKey(a)
-	if err != nil {
-		return nil, nil, nil, err
-	}
+func issueAdminCert(a *auth.Authority, name string) (*x509.Certificate, []byte, []byte, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("admin: generating key: %w", err)
 	}
-	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("admin: serial number: %w", err)
-	}
-	ca := a.CACertificate()
-	tmpl := &x509.Certificate{
-		SerialNumber:          serial.Add(serial, big.NewInt(1)),
-		Subject:               pkix.Name{CommonName: name, OrganizationalUnit: []string{AdminOU}, Organization: []string{"Coffer"}},
-		NotBefore:             now.Add(-clockSkewBack),
-		NotAfter:              now.Add(adminCertValidity),
-		KeyUsage:              x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-		BasicConstraintsValid: true,
-	}
-	if tmpl.NotAfter.After(ca.NotAfter) {
-		tmpl.NotAfter = ca.NotAfter
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, key.Public(), caKey)
+	subject := pkix.Name{CommonName: name, OrganizationalUnit: []string{AdminOU}, Organization: []string{"Coffer"}}
+	c, err := a.IssueClientCert(subject, key.Public())
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("admin: signing admin certificate: %w", err)
-	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("admin: %w", err)
 	}
 	kb, err := x509.MarshalPKCS8PrivateKey(key)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("admin: %w", err)
 	}
-	return c, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+	return c, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw}),
 		pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kb}), nil
 }

@@ -296,3 +296,20 @@ func checkPublicKey(pub crypto.PublicKey) error {
 	}
 	return nil
 }
+
+// IssueClientCert issues a client certificate (clientAuth only, never a
+// CA) for pub with the given subject, signed by the appliance CA, valid
+// from now for the usual leaf validity (capped at the CA's). It records
+// nothing: callers that keep an identity registry of their own (the admin
+// API) use it so that the CA key never leaves this package.
+func (a *Authority) IssueClientCert(subject pkix.Name, pub crypto.PublicKey) (*x509.Certificate, error) {
+	der, err := a.sign(&x509.Certificate{
+		Subject:     subject,
+		KeyUsage:    x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}, pub)
+	if err != nil {
+		return nil, err
+	}
+	return x509.ParseCertificate(der)
+}
