@@ -27,6 +27,7 @@ type API interface {
 	ReKey(ctx context.Context, id Identity, uid string, offset time.Duration, attrs []object.Attribute) (string, error)
 	ReKeyKeyPair(ctx context.Context, id Identity, privUID string, offset time.Duration, common, priv, pub []object.Attribute) (newPriv, newPub string, err error)
 	Check(ctx context.Context, id Identity, uid string, usage int32) error
+	GetUsageAllocation(ctx context.Context, id Identity, uid string, count int64) error
 }
 
 var _ API = (*Core)(nil)

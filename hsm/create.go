@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/cofferhsm/coffer/hsm/key"
@@ -17,6 +18,13 @@ import (
 // Public Key (X.509 SubjectPublicKeyInfo) and Certificate (X.509 DER).
 // SubType is the Secret Data Type, Opaque Data Type or Certificate Type.
 // Template holds a Template object's attributes.
+//
+// ExportFormat is the Key Format Type the client uses for the key when it
+// is not the stored Format: on Register, the format the client sent the
+// key in (Transparent Symmetric Key for a symmetric key; PKCS#1 or EC
+// Private Key for a private key; PKCS#1 for an RSA public key; 0 = Format),
+// which becomes the object's default export format and the format of its
+// Digest. Get always sets it to the object's default format.
 type Content struct {
 	Type     object.Type
 	Format   object.KeyFormat
@@ -24,6 +32,8 @@ type Content struct {
 	Public   []byte
 	SubType  uint32
 	Template []object.Attribute
+
+	ExportFormat object.KeyFormat
 }
 
 // newObject returns a fresh object owned by id with the server-set
@@ -57,6 +67,7 @@ func (c *Core) newObject(ctx context.Context, id Identity, t object.Type, now ti
 func applyClientAttrs(o *object.Object, attrs []object.Attribute) error {
 	seen := map[string]bool{}
 	for _, a := range attrs {
+		a.Value = clientValue(a.Value)
 		r, err := object.RuleFor(a.Name)
 		if err != nil {
 			return err
@@ -81,6 +92,16 @@ func applyClientAttrs(o *object.Object, attrs []object.Attribute) error {
 	return nil
 }
 
+// clientValue applies the server's part of a client-written value: the
+// Count of Usage Limits starts at the Total.
+func clientValue(v any) any {
+	if u, ok := v.(object.UsageLimits); ok {
+		u.Count = u.Total
+		return u
+	}
+	return v
+}
+
 func attrValue[T any](o *object.Object, name string) (T, bool) {
 	var zero T
 	a, ok := o.Get(name)
@@ -91,15 +112,53 @@ func attrValue[T any](o *object.Object, name string) (T, bool) {
 	return v, ok
 }
 
-// setDigest records the SHA-256 digest of the object's content.
-func setDigest(o *object.Object, content []byte) error {
+// setDigest records the SHA-256 digest of the object's content in its
+// default format (see Object.ExportFormat): the key material bytes of that
+// format (for Transparent Symmetric Key, the Key bytes).
+func setDigest(o *object.Object) error {
+	var content []byte
+	switch f := o.DefaultFormat(); {
+	case o.Secret == nil:
+		content = o.Public
+		if f == object.FormatPKCS1 {
+			der, err := key.PublicPKCS1(o.Public)
+			if err != nil {
+				return fmt.Errorf("%w: %v", ErrInvalid, err)
+			}
+			content = der
+		}
+	case f == object.FormatPKCS1 || f == object.FormatTransparentRSAPrivate || f == object.FormatECPrivateKey:
+		conv := key.PrivatePKCS1
+		if f == object.FormatECPrivateKey {
+			conv = key.PrivateSEC1
+		}
+		m, err := conv(o.Secret)
+		if err != nil {
+			return fmt.Errorf("%w: %v", ErrInvalid, err)
+		}
+		defer m.Destroy()
+		content, _ = m.Bytes()
+	default:
+		content, _ = o.Secret.Bytes()
+	}
 	sum := sha256.Sum256(content)
-	return o.Set(object.AttrDigest, object.Digest{Algorithm: object.HashSHA256, Value: sum[:], Format: o.Format})
+	return o.Set(object.AttrDigest, object.Digest{Algorithm: object.HashSHA256, Value: sum[:], Format: o.DefaultFormat()})
+}
+
+// exportFormats lists, per object type, the formats other than the stored
+// one that a key may be registered in.
+var exportFormats = map[object.Type][]object.KeyFormat{
+	object.TypeSymmetricKey: {object.FormatTransparentSymmetric},
+	object.TypePrivateKey:   {object.FormatPKCS1, object.FormatECPrivateKey, object.FormatTransparentRSAPrivate},
+	object.TypePublicKey:    {object.FormatPKCS1},
 }
 
 // symmetricBits checks alg/length for a symmetric key and returns the
 // number of key bytes to generate or expect.
 func symmetricBits(alg object.Algorithm, bits int32) (int, error) {
+	if err := checkStrength(alg, int(bits)); err != nil {
+		return 0, err
+	}
 	switch alg {
 	case object.AlgAES:
 		if bits == 128 || bits == 192 || bits == 256 {
@@ -121,7 +180,8 @@ func symmetricBits(alg object.Algorithm, bits int32) (int, error) {
 
 // Create generates a new Symmetric Key (KMIP Create). attrs must carry
 // Cryptographic Algorithm (AES, 3DES, HMAC-SHA*), Cryptographic Length and
-// Cryptographic Usage Mask. The key is Pre-Active unless attrs hold an
+// Cryptographic Usage Mask. Keys the strength policy forbids (see
+// WeakKeyError) fail with a *WeakKeyError. The key is Pre-Active unless attrs hold an
 // Activation Date at or before now.
 func (c *Core) Create(ctx context.Context, id Identity, t object.Type, attrs []object.Attribute) (uid string, err error) {
 	defer func() { err = c.finish(ctx, id, "Create", err, false, uid) }()
@@ -157,8 +217,7 @@ func (c *Core) Create(ctx context.Context, id Identity, t object.Type, attrs []o
 	}
 	o.Secret, o.Format = m, object.FormatRaw
 	defer o.Destroy()
-	raw, _ := m.Bytes()
-	if err := setDigest(o, raw); err != nil {
+	if err := setDigest(o); err != nil {
 		return "", err
 	}
 	if err := c.save(ctx, now, o); err != nil {
@@ -176,6 +235,9 @@ func asymmetric(o *object.Object) (object.Algorithm, int, error) {
 	}
 	switch alg {
 	case object.AlgRSA, object.AlgECDSA:
+		if err := checkStrength(alg, int(bits)); err != nil {
+			return 0, 0, err
+		}
 		return alg, int(bits), nil
 	}
 	return 0, 0, fmt.Errorf("%w: key pair algorithm %d", ErrNotSupported, alg)
@@ -223,11 +285,10 @@ func (c *Core) newPair(ctx context.Context, id Identity, now time.Time, common, 
 	}
 	priv.Secret, priv.Format = sec, object.FormatPKCS8
 	pub.Public, pub.Format = spki, object.FormatX509
-	der, _ := sec.Bytes()
-	if err := setDigest(priv, der); err != nil {
+	if err := setDigest(priv); err != nil {
 		return nil, nil, err
 	}
-	if err := setDigest(pub, spki); err != nil {
+	if err := setDigest(pub); err != nil {
 		return nil, nil, err
 	}
 	if _, err := priv.Add(object.AttrLink, object.Link{Type: object.LinkPublicKey, ID: pub.UID}); err != nil {
@@ -361,11 +422,15 @@ func fillContent(o *object.Object, ct Content) error {
 		if ct.Format != object.FormatX509 || len(ct.Public) == 0 || ct.Secret != nil {
 			return fmt.Errorf("%w: certificates are registered as X.509 DER", ErrInvalid)
 		}
-		if _, err := x509.ParseCertificate(ct.Public); err != nil {
+		cert, err := x509.ParseCertificate(ct.Public)
+		if err != nil {
 			return fmt.Errorf("%w: certificate: %v", ErrInvalid, err)
 		}
 		o.Public, o.Format, o.SubType = append([]byte(nil), ct.Public...), object.FormatX509, uint32(object.CertificateX509)
 		if err := o.Set(object.AttrCertificateType, object.CertificateX509); err != nil {
+			return err
+		}
+		if err := certAttrs(o, cert); err != nil {
 			return err
 		}
 	case object.TypeSecretData:
@@ -394,11 +459,13 @@ func fillContent(o *object.Object, ct Content) error {
 	default:
 		return fmt.Errorf("%w: object type %d", ErrNotSupported, o.Type)
 	}
-	content := o.Public
-	if o.Secret != nil {
-		content, _ = o.Secret.Bytes()
+	if ct.ExportFormat != 0 && ct.ExportFormat != o.Format {
+		if !slices.Contains(exportFormats[o.Type], ct.ExportFormat) {
+			return fmt.Errorf("%w: object type %d is not registered in format %d", ErrInvalid, o.Type, ct.ExportFormat)
+		}
+		o.ExportFormat = ct.ExportFormat
 	}
-	return setDigest(o, content)
+	return setDigest(o)
 }
 
 func setAsym(o *object.Object, alg string, bits int) error {
@@ -406,6 +473,12 @@ func setAsym(o *object.Object, alg string, bits int) error {
 	if alg == key.AlgECDSA {
 		a = object.AlgECDSA
 	}
+	return setAsymAttrs(o, a, bits)
+}
+
+// setAsymAttrs sets (or checks client-given) Cryptographic Algorithm and
+// Length of an asymmetric key.
+func setAsymAttrs(o *object.Object, a object.Algorithm, bits int) error {
 	if err := setOrMatch(o, object.AttrAlgorithm, a); err != nil {
 		return err
 	}

@@ -5,8 +5,17 @@
 // in-process, rpc.Client over hsmd's socket).
 //
 // Every method takes the caller's Identity, which is recorded as the owner
-// of new objects (with its groups). Authorization policy is not enforced
-// yet beyond requiring a well-formed identity.
+// of new objects (with its groups).
+//
+// # Access control
+//
+// An object is visible and usable only by its owner (Identity.Name at
+// creation) and by identities sharing one of the groups recorded on it
+// (the owner's Identity.Groups at creation); see MayUse. Every operation
+// on another's object fails with ErrPermission (KMIP Permission Denied,
+// OASIS test cases 11.1 and 11.2); Locate silently skips such objects, so
+// it never reveals them. Objects recorded without an owner are usable by
+// nobody.
 //
 // # Mapping to KMIP 1.1
 //
@@ -17,11 +26,19 @@
 // spec's; values are the Go types of object.Kind; enumerations carry the
 // KMIP numbers. Template-Attributes that name a registered Template are
 // resolved by the server (Locate + Get of the Template) before calling.
+// GetUsageAllocation maps to Get Usage Allocation and consumes the Usage
+// Limits attribute. Created keys: AES, 3DES (168 bits), HMAC-SHA*; RSA
+// 2048-4096 and ECDSA P-256/384/521 pairs; keys below the strength
+// policy (policy.go: DES, 2-key 3DES, SKIPJACK, RC2, RC4, RSA < 2048) are
+// refused with a *WeakKeyError. Registered keys keep the Key Format Type
+// they came in (Content.ExportFormat) as Get's default and the Digest's
+// format; certificates get their derived attributes (Certificate Length,
+// identifiers, subject, issuer, signature and key algorithm).
 //
 // Errors wrap one sentinel; the KMIP result reason to send is:
 //
 //	ErrNotFound      Item Not Found (also Get of a destroyed object)
-//	ErrPermission    Permission Denied (*CheckError: Check's denied attributes)
+//	ErrPermission    Permission Denied (another owner's object; *CheckError: Check's denied attributes)
 //	ErrWrongState    Permission Denied (KMIP 1.1 has no lifecycle reason)
 //	ErrInvalid       Invalid Field
 //	ErrIllegal       Illegal Operation
@@ -42,6 +59,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"io"
+	"slices"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -114,6 +132,9 @@ type Core struct {
 
 	seed  maphash.Seed
 	locks [256]sync.Mutex // per-UID striped locks serializing read-modify-write
+
+	stampMu sync.Mutex
+	stamp   int64 // last retrieval stamp handed out (see object.Object.Retrieved)
 }
 
 // New returns a Core for cfg.
@@ -136,6 +157,15 @@ func New(cfg Config) (*Core, error) {
 }
 
 func (c *Core) clock() time.Time { return c.now().UTC().Truncate(time.Second) }
+
+// nextStamp returns a retrieval stamp: the current time in nanoseconds,
+// made strictly greater than every stamp this Core handed out before.
+func (c *Core) nextStamp() int64 {
+	c.stampMu.Lock()
+	defer c.stampMu.Unlock()
+	c.stamp = max(c.now().UnixNano(), c.stamp+1)
+	return c.stamp
+}
 
 // lock locks the stripes of uids in a fixed order and returns the unlock.
 func (c *Core) lock(uids ...string) func() {
@@ -193,6 +223,24 @@ func checkIdentity(id Identity) error {
 	return nil
 }
 
+// MayUse reports whether id may see and use o (the access policy of the
+// package doc): id is o's owner, or id shares one of the groups recorded
+// on o. An object without an owner is usable by nobody (fail closed).
+func MayUse(id Identity, o *object.Object) bool {
+	if o == nil || o.Owner == "" {
+		return false
+	}
+	if o.Owner == id.Name {
+		return true
+	}
+	for _, g := range id.Groups {
+		if g != "" && slices.Contains(o.Groups, g) {
+			return true
+		}
+	}
+	return false
+}
+
 // finish audits an operation and returns err (or ErrAudit).
 func (c *Core) finish(ctx context.Context, id Identity, op string, err error, export bool, uids ...string) error {
 	if c.audit == nil {
@@ -208,8 +256,22 @@ func (c *Core) finish(ctx context.Context, id Identity, op string, err error, ex
 	return err
 }
 
-// load reads and opens the record of uid.
-func (c *Core) load(ctx context.Context, uid string) (*object.Object, error) {
+// load reads and opens the record of uid on behalf of id: an object id may
+// not use (see MayUse) is ErrPermission.
+func (c *Core) load(ctx context.Context, id Identity, uid string) (*object.Object, error) {
+	o, err := c.loadRecord(ctx, uid)
+	if err != nil {
+		return nil, err
+	}
+	if !MayUse(id, o) {
+		o.Destroy()
+		return nil, fmt.Errorf("hsm: object %q belongs to another owner: %w", uid, ErrPermission)
+	}
+	return o, nil
+}
+
+// loadRecord reads and opens the record of uid, without access control.
+func (c *Core) loadRecord(ctx context.Context, uid string) (*object.Object, error) {
 	if uid == "" || len(uid) > 256 {
 		return nil, fmt.Errorf("hsm: object %.64q: %w", uid, ErrNotFound)
 	}
@@ -233,11 +295,19 @@ func (c *Core) load(ctx context.Context, uid string) (*object.Object, error) {
 // save seals and writes objs atomically. Each object's Last Change Date
 // is set to now.
 func (c *Core) save(ctx context.Context, now time.Time, objs ...*object.Object) error {
+	return c.put(ctx, now, true, objs...)
+}
+
+// put seals and writes objs atomically, setting their Last Change Date to
+// now when touch is true (false: bookkeeping that is no attribute change).
+func (c *Core) put(ctx context.Context, now time.Time, touch bool, objs ...*object.Object) error {
 	recs := make([]store.Record, len(objs))
 	for i, o := range objs {
 		o.Settle(now)
-		if err := o.Set(object.AttrLastChangeDate, now); err != nil {
-			return err
+		if touch {
+			if err := o.Set(object.AttrLastChangeDate, now); err != nil {
+				return err
+			}
 		}
 		data, err := object.SealRecord(c.aead, o)
 		if err != nil {
@@ -256,10 +326,15 @@ func (c *Core) save(ctx context.Context, now time.Time, objs ...*object.Object) 
 	return nil
 }
 
-// update runs fn on the loaded object under its lock and saves it.
-func (c *Core) update(ctx context.Context, uid string, fn func(o *object.Object, now time.Time) error) error {
+// update runs fn on the object, loaded for id, under its lock and saves it.
+func (c *Core) update(ctx context.Context, id Identity, uid string, fn func(o *object.Object, now time.Time) error) error {
+	return c.modify(ctx, id, uid, true, fn)
+}
+
+// modify is update with the choice of setting Last Change Date (touch).
+func (c *Core) modify(ctx context.Context, id Identity, uid string, touch bool, fn func(o *object.Object, now time.Time) error) error {
 	defer c.lock(uid)()
-	o, err := c.load(ctx, uid)
+	o, err := c.load(ctx, id, uid)
 	if err != nil {
 		return err
 	}
@@ -269,5 +344,5 @@ func (c *Core) update(ctx context.Context, uid string, fn func(o *object.Object,
 	if err := fn(o, now); err != nil {
 		return fmt.Errorf("hsm: %q: %w", uid, err)
 	}
-	return c.save(ctx, now, o)
+	return c.put(ctx, now, touch, o)
 }

@@ -3,6 +3,7 @@ package hsm
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -14,9 +15,13 @@ import (
 type Query struct {
 	// MaxItems bounds the result; 0 means no bound.
 	MaxItems int
-	// GroupMember selects Object Group members: GroupMemberFresh returns
-	// only objects whose Fresh attribute is true; GroupMemberDefault returns
-	// the group's default member, its newest object. 0 means no selection.
+	// GroupMember selects Object Group members. GroupMemberFresh returns
+	// only objects whose Fresh attribute is true, oldest first, so that
+	// fresh keys are handed out in creation order. GroupMemberDefault
+	// returns the group's default member: the matching object least
+	// recently retrieved by Get (never retrieved first, then oldest
+	// first), so that Locate + Get serves a group's members round-robin
+	// (OASIS TC 15.3). 0 means no selection.
 	GroupMember object.GroupMember
 	// Attrs must all match. Several instances of one attribute must all
 	// be present on the object, except for dates, where two instances give
@@ -29,7 +34,8 @@ type Query struct {
 const MaxLocateAttrs = 64
 
 // Locate returns the UIDs of the objects matching q, newest first (KMIP
-// Locate). Destroyed objects are only returned when q names a State.
+// Locate; see Query.GroupMember for the other orders). Objects id may not
+// use (see MayUse) are never returned. Destroyed objects are only returned when q names a State.
 // Name, Object Type, Object Group and custom text, integer and enumeration
 // attributes are answered from the store index; other filters are checked
 // on the candidates.
@@ -87,29 +93,51 @@ func (c *Core) Locate(ctx context.Context, id Identity, q Query) (uids []string,
 	if exact {
 		limit = q.MaxItems
 	}
+	uids, full, err := c.locate(ctx, id, q, terms, limit, post, dates, wantState)
+	if err == nil && limit > 0 && full && len(uids) < limit {
+		// The store's limit counted objects id may not use: search again
+		// without it.
+		uids, _, err = c.locate(ctx, id, q, terms, 0, post, dates, wantState)
+	}
+	return uids, err
+}
+
+// locate filters the store's candidates for terms (at most limit of them,
+// 0 = no limit); full reports that the store returned limit candidates.
+func (c *Core) locate(ctx context.Context, id Identity, q Query, terms []store.Term, limit int, post []object.Attribute, dates map[string][]time.Time, wantState bool) (uids []string, full bool, err error) {
 	cands, err := c.db.Find(ctx, terms, limit)
 	if err != nil {
-		return nil, fmt.Errorf("hsm: locate: %w", err)
+		return nil, false, fmt.Errorf("hsm: locate: %w", err)
 	}
 	now := c.clock()
+	if q.GroupMember != 0 {
+		slices.Reverse(cands) // oldest first
+	}
+	var best *object.Object // GroupMemberDefault: least recently retrieved
 	for _, uid := range cands {
 		if q.MaxItems > 0 && len(uids) >= q.MaxItems {
 			break
 		}
-		o, err := c.load(ctx, uid)
+		o, err := c.loadRecord(ctx, uid)
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
-		ok := (wantState || !o.Destroyed(now)) && matches(o, now, post, dates, q.GroupMember)
+		ok := MayUse(id, o) && (wantState || !o.Destroyed(now)) && matches(o, now, post, dates, q.GroupMember)
 		o.Destroy()
-		if ok {
-			uids = append(uids, uid)
-			if q.GroupMember == object.GroupMemberDefault {
-				break
+		switch {
+		case !ok:
+		case q.GroupMember == object.GroupMemberDefault:
+			if best == nil || o.Retrieved < best.Retrieved {
+				best = o
 			}
+		default:
+			uids = append(uids, uid)
 		}
 	}
-	return uids, nil
+	if best != nil {
+		uids = []string{best.UID}
+	}
+	return uids, limit > 0 && len(cands) >= limit, nil
 }
 
 func matches(o *object.Object, now time.Time, post []object.Attribute, dates map[string][]time.Time, gm object.GroupMember) bool {

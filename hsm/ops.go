@@ -28,7 +28,8 @@ func (m *Managed) Destroy() {
 // Get returns an object's content (KMIP Get): an export of key material,
 // audited as such. It works in every state that still has content,
 // including Pre-Active; a destroyed object is ErrNotFound. The first Get
-// clears the object's Fresh attribute.
+// clears the object's Fresh attribute; a Get of an object in an Object
+// Group records the retrieval (see Query.GroupMember).
 func (c *Core) Get(ctx context.Context, id Identity, uid string) (m *Managed, err error) {
 	defer func() {
 		err = c.finish(ctx, id, "Get", err, true, uid)
@@ -40,7 +41,7 @@ func (c *Core) Get(ctx context.Context, id Identity, uid string) (m *Managed, er
 	if err := checkIdentity(id); err != nil {
 		return nil, err
 	}
-	o, err := c.load(ctx, uid)
+	o, err := c.load(ctx, id, uid)
 	if err != nil {
 		return nil, err
 	}
@@ -49,16 +50,25 @@ func (c *Core) Get(ctx context.Context, id Identity, uid string) (m *Managed, er
 	if o.Destroyed(now) {
 		return nil, fmt.Errorf("hsm: object %q is destroyed: %w", uid, ErrNotFound)
 	}
-	if fresh, _ := attrValue[bool](o, object.AttrFresh); fresh {
-		if err := c.update(ctx, uid, func(o *object.Object, _ time.Time) error {
-			return o.Set(object.AttrFresh, false)
+	fresh, _ := attrValue[bool](o, object.AttrFresh)
+	grouped := len(o.All(object.AttrObjectGroup)) > 0
+	if fresh || grouped {
+		// Clearing Fresh is an attribute change; the retrieval stamp is not.
+		if err := c.modify(ctx, id, uid, fresh, func(o *object.Object, _ time.Time) error {
+			if grouped {
+				o.Retrieved = c.nextStamp()
+			}
+			if fresh {
+				return o.Set(object.AttrFresh, false)
+			}
+			return nil
 		}); err != nil {
 			return nil, err
 		}
 	}
 	m = &Managed{UID: o.UID, Content: Content{
 		Type: o.Type, Format: o.Format, Secret: o.Secret, Public: o.Public,
-		SubType: o.SubType, Template: o.Template,
+		SubType: o.SubType, Template: o.Template, ExportFormat: o.DefaultFormat(),
 	}}
 	o.Secret = nil // ownership moves to m
 	m.Algorithm, _ = attrValue[object.Algorithm](o, object.AttrAlgorithm)
@@ -75,7 +85,7 @@ func (c *Core) GetAttributes(ctx context.Context, id Identity, uid string, names
 	if err := checkIdentity(id); err != nil {
 		return nil, err
 	}
-	o, err := c.load(ctx, uid)
+	o, err := c.load(ctx, id, uid)
 	if err != nil {
 		return nil, err
 	}
@@ -106,7 +116,7 @@ func (c *Core) GetAttributeList(ctx context.Context, id Identity, uid string) (n
 	if err := checkIdentity(id); err != nil {
 		return nil, err
 	}
-	o, err := c.load(ctx, uid)
+	o, err := c.load(ctx, id, uid)
 	if err != nil {
 		return nil, err
 	}
@@ -144,11 +154,11 @@ func (c *Core) AddAttribute(ctx context.Context, id Identity, uid string, a obje
 	if err != nil {
 		return added, fmt.Errorf("hsm: %w", err)
 	}
-	err = c.update(ctx, uid, func(o *object.Object, now time.Time) error {
+	err = c.update(ctx, id, uid, func(o *object.Object, now time.Time) error {
 		if err := mayModify(r, o.EffectiveState(now)); err != nil {
 			return err
 		}
-		added, err = o.Add(a.Name, a.Value)
+		added, err = o.Add(a.Name, clientValue(a.Value))
 		return err
 	})
 	return added, err
@@ -166,14 +176,14 @@ func (c *Core) ModifyAttribute(ctx context.Context, id Identity, uid string, a o
 	if err != nil {
 		return mod, fmt.Errorf("hsm: %w", err)
 	}
-	err = c.update(ctx, uid, func(o *object.Object, now time.Time) error {
+	err = c.update(ctx, id, uid, func(o *object.Object, now time.Time) error {
 		if err := mayModify(r, o.EffectiveState(now)); err != nil {
 			return err
 		}
 		if len(o.All(a.Name)) == 0 {
 			return fmt.Errorf("%w: object has no %s", ErrInvalid, a.Name)
 		}
-		mod, err = o.Replace(a.Name, a.Index, a.Value)
+		mod, err = o.Replace(a.Name, a.Index, clientValue(a.Value))
 		return err
 	})
 	return mod, err
@@ -191,7 +201,7 @@ func (c *Core) DeleteAttribute(ctx context.Context, id Identity, uid, name strin
 	if err != nil {
 		return del, fmt.Errorf("hsm: %w", err)
 	}
-	err = c.update(ctx, uid, func(o *object.Object, now time.Time) error {
+	err = c.update(ctx, id, uid, func(o *object.Object, now time.Time) error {
 		if s := o.EffectiveState(now); !r.ClientMayDelete(s) {
 			return fmt.Errorf("%w: %s cannot be deleted by a client in state %d", ErrPermission, name, s)
 		}
@@ -208,7 +218,7 @@ func (c *Core) Activate(ctx context.Context, id Identity, uid string) (err error
 	if err := checkIdentity(id); err != nil {
 		return err
 	}
-	return c.update(ctx, uid, func(o *object.Object, now time.Time) error { return o.Activate(now) })
+	return c.update(ctx, id, uid, func(o *object.Object, now time.Time) error { return o.Activate(now) })
 }
 
 // Revoke revokes an object (KMIP Revoke; see object.Object.Revoke for the
@@ -219,7 +229,7 @@ func (c *Core) Revoke(ctx context.Context, id Identity, uid string, reason objec
 	if err := checkIdentity(id); err != nil {
 		return err
 	}
-	return c.update(ctx, uid, func(o *object.Object, now time.Time) error { return o.Revoke(reason, occurred, now) })
+	return c.update(ctx, id, uid, func(o *object.Object, now time.Time) error { return o.Revoke(reason, occurred, now) })
 }
 
 // Destroy destroys an object's content (KMIP Destroy) and keeps its
@@ -229,7 +239,36 @@ func (c *Core) Destroy(ctx context.Context, id Identity, uid string) (err error)
 	if err := checkIdentity(id); err != nil {
 		return err
 	}
-	return c.update(ctx, uid, func(o *object.Object, now time.Time) error { return o.MarkDestroyed(now) })
+	return c.update(ctx, id, uid, func(o *object.Object, now time.Time) error { return o.MarkDestroyed(now) })
+}
+
+// GetUsageAllocation takes count units from the object's Usage Limits
+// (KMIP Get Usage Allocation): the object must be Active and its Usage
+// Limits Count at least count, which it is then reduced by; otherwise
+// ErrPermission (ErrWrongState when not Active). An object without Usage
+// Limits grants any count. count must be positive (ErrInvalid).
+func (c *Core) GetUsageAllocation(ctx context.Context, id Identity, uid string, count int64) (err error) {
+	defer func() { err = c.finish(ctx, id, "GetUsageAllocation", err, false, uid) }()
+	if err := checkIdentity(id); err != nil {
+		return err
+	}
+	if count <= 0 {
+		return fmt.Errorf("hsm: usage allocation of %d: %w", count, ErrInvalid)
+	}
+	return c.update(ctx, id, uid, func(o *object.Object, now time.Time) error {
+		if s := o.EffectiveState(now); s != object.StateActive {
+			return fmt.Errorf("%w: object is not Active", ErrWrongState)
+		}
+		u, ok := attrValue[object.UsageLimits](o, object.AttrUsageLimits)
+		if !ok {
+			return nil
+		}
+		if u.Count < count {
+			return fmt.Errorf("%w: usage limits allow %d more, %d requested", ErrPermission, u.Count, count)
+		}
+		u.Count -= count
+		return o.Set(object.AttrUsageLimits, u)
+	})
 }
 
 // CheckError lists the attributes that made a Check fail (KMIP Check
@@ -254,7 +293,7 @@ func (c *Core) Check(ctx context.Context, id Identity, uid string, usage int32) 
 	if err := checkIdentity(id); err != nil {
 		return err
 	}
-	o, err := c.load(ctx, uid)
+	o, err := c.load(ctx, id, uid)
 	if err != nil {
 		return err
 	}

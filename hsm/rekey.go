@@ -80,7 +80,7 @@ func (c *Core) ReKey(ctx context.Context, id Identity, uid string, offset time.D
 		return "", err
 	}
 	defer c.lock(uid)()
-	old, err := c.load(ctx, uid)
+	old, err := c.load(ctx, id, uid)
 	if err != nil {
 		return "", err
 	}
@@ -120,8 +120,7 @@ func (c *Core) ReKey(ctx context.Context, id Identity, uid string, offset time.D
 		return "", fmt.Errorf("hsm: re-key: %w", err)
 	}
 	n.Secret, n.Format = m, object.FormatRaw
-	raw, _ := m.Bytes()
-	if err := setDigest(n, raw); err != nil {
+	if err := setDigest(n); err != nil {
 		return "", err
 	}
 	if err := link(old, n, object.LinkReplacement); err != nil {
@@ -146,7 +145,7 @@ func (c *Core) ReKeyKeyPair(ctx context.Context, id Identity, privUID string, of
 	if err := checkIdentity(id); err != nil {
 		return "", "", err
 	}
-	oldPriv, err := c.load(ctx, privUID)
+	oldPriv, err := c.load(ctx, id, privUID)
 	if err != nil {
 		return "", "", err
 	}
@@ -161,11 +160,11 @@ func (c *Core) ReKeyKeyPair(ctx context.Context, id Identity, privUID string, of
 		return "", "", fmt.Errorf("hsm: re-key key pair: %q is not a linked private key: %w", privUID, ErrInvalid)
 	}
 	defer c.lock(privUID, pubUID)()
-	if oldPriv, err = c.load(ctx, privUID); err != nil {
+	if oldPriv, err = c.load(ctx, id, privUID); err != nil {
 		return "", "", err
 	}
 	defer oldPriv.Destroy()
-	oldPub, err := c.load(ctx, pubUID)
+	oldPub, err := c.load(ctx, id, pubUID)
 	if err != nil {
 		return "", "", err
 	}

@@ -51,6 +51,11 @@ func Run(t *testing.T, nf Factory) {
 		{"ReKeyKeyPair", testReKeyKeyPair},
 		{"Locate", testLocate},
 		{"LocateInvalid", testLocateInvalid},
+		{"LocateDefaultRoundRobin", testLocateDefaultRoundRobin},
+		{"AccessControl", testAccessControl},
+		{"ExportFormat", testExportFormat},
+		{"UsageAllocation", testUsageAllocation},
+		{"CertificateAttributes", testCertificateAttributes},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, nf) })
@@ -235,9 +240,24 @@ func testCreateValidation(t *testing.T, nf Factory) {
 		{"bad AES length", alice, object.TypeSymmetricKey, []object.Attribute{
 			{Name: object.AttrAlgorithm, Value: object.AlgAES}, {Name: object.AttrLength, Value: int32(100)},
 			{Name: object.AttrUsageMask, Value: object.UsageMaskCrypto}}, hsm.ErrInvalid},
-		{"RC4", alice, object.TypeSymmetricKey, []object.Attribute{
-			{Name: object.AttrAlgorithm, Value: object.Algorithm(0x16)}, {Name: object.AttrLength, Value: int32(128)},
+		{"Blowfish", alice, object.TypeSymmetricKey, []object.Attribute{
+			{Name: object.AttrAlgorithm, Value: object.Algorithm(0x10)}, {Name: object.AttrLength, Value: int32(128)},
 			{Name: object.AttrUsageMask, Value: object.UsageMaskCrypto}}, hsm.ErrNotSupported},
+		{"RC4 (weak)", alice, object.TypeSymmetricKey, []object.Attribute{
+			{Name: object.AttrAlgorithm, Value: object.Algorithm(0x16)}, {Name: object.AttrLength, Value: int32(128)},
+			{Name: object.AttrUsageMask, Value: object.UsageMaskCrypto}}, hsm.ErrInvalid},
+		{"SKIPJACK (weak)", alice, object.TypeSymmetricKey, []object.Attribute{
+			{Name: object.AttrAlgorithm, Value: object.Algorithm(0x18)}, {Name: object.AttrLength, Value: int32(80)},
+			{Name: object.AttrUsageMask, Value: object.UsageMaskCrypto}}, hsm.ErrInvalid},
+		{"two-key 3DES (weak)", alice, object.TypeSymmetricKey, []object.Attribute{
+			{Name: object.AttrAlgorithm, Value: object.Alg3DES}, {Name: object.AttrLength, Value: int32(112)},
+			{Name: object.AttrUsageMask, Value: object.UsageMaskCrypto}}, hsm.ErrInvalid},
+		{"single DES (weak)", alice, object.TypeSymmetricKey, []object.Attribute{
+			{Name: object.AttrAlgorithm, Value: object.AlgDES}, {Name: object.AttrLength, Value: int32(56)},
+			{Name: object.AttrUsageMask, Value: object.UsageMaskCrypto}}, hsm.ErrInvalid},
+		{"HMAC-SHA256 of 64 bits (weak)", alice, object.TypeSymmetricKey, []object.Attribute{
+			{Name: object.AttrAlgorithm, Value: object.AlgHMACSHA256}, {Name: object.AttrLength, Value: int32(64)},
+			{Name: object.AttrUsageMask, Value: object.UsageMaskCrypto}}, hsm.ErrInvalid},
 		{"server-only State", alice, object.TypeSymmetricKey, aesAttrs(object.Attribute{Name: object.AttrState, Value: object.StateActive}), hsm.ErrPermission},
 		{"server-only Digest", alice, object.TypeSymmetricKey, aesAttrs(object.Attribute{Name: object.AttrDigest, Value: object.Digest{Algorithm: object.HashSHA256, Value: []byte{1}}}), hsm.ErrPermission},
 		{"y- attribute", alice, object.TypeSymmetricKey, aesAttrs(object.Attribute{Name: "y-x", Value: "v"}), hsm.ErrPermission},

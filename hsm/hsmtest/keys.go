@@ -144,7 +144,7 @@ func testRegister(t *testing.T, nf Factory) {
 		{"private key wrong algorithm", hsm.Content{Type: object.TypePrivateKey, Format: object.FormatPKCS8, Secret: mat(p8)},
 			[]object.Attribute{{Name: object.AttrAlgorithm, Value: object.AlgRSA}}, hsm.ErrInvalid, 0, 0},
 		{"public key", hsm.Content{Type: object.TypePublicKey, Format: object.FormatX509, Public: spki}, nil, nil, object.AlgECDSA, 256},
-		{"certificate", hsm.Content{Type: object.TypeCertificate, Format: object.FormatX509, Public: cert}, nil, nil, 0, 0},
+		{"certificate", hsm.Content{Type: object.TypeCertificate, Format: object.FormatX509, Public: cert}, nil, nil, object.AlgECDSA, 256}, // of the certificate's key
 		{"certificate garbage", hsm.Content{Type: object.TypeCertificate, Format: object.FormatX509, Public: []byte{0x30, 0}}, nil, hsm.ErrInvalid, 0, 0},
 		{"secret data", hsm.Content{Type: object.TypeSecretData, Format: object.FormatRaw, Secret: mat([]byte("hunter2")), SubType: 1}, nil, nil, 0, 0},
 		{"secret data bad type", hsm.Content{Type: object.TypeSecretData, Format: object.FormatRaw, Secret: mat([]byte("hunter2")), SubType: 9}, nil, hsm.ErrInvalid, 0, 0},

@@ -60,8 +60,10 @@ func testLocate(t *testing.T, nf Factory) {
 		{"type", hsm.Query{Attrs: []object.Attribute{{Name: object.AttrObjectType, Value: object.TypeTemplate}}}, []string{k[4]}},
 		{"group", hsm.Query{Attrs: []object.Attribute{grp("g1")}}, []string{k[3], k[1], k[0]}},
 		{"group, max 1", hsm.Query{MaxItems: 1, Attrs: []object.Attribute{grp("g1")}}, []string{k[3]}},
-		{"group fresh", hsm.Query{GroupMember: object.GroupMemberFresh, Attrs: []object.Attribute{grp("g1")}}, []string{k[3], k[1]}},
-		{"group default", hsm.Query{GroupMember: object.GroupMemberDefault, Attrs: []object.Attribute{grp("g1")}}, []string{k[3]}},
+		{"group fresh, oldest first", hsm.Query{GroupMember: object.GroupMemberFresh, Attrs: []object.Attribute{grp("g1")}}, []string{k[1], k[3]}},
+		{"group fresh, max 1", hsm.Query{MaxItems: 1, GroupMember: object.GroupMemberFresh, Attrs: []object.Attribute{grp("g1")}}, []string{k[1]}},
+		// k0 was retrieved: the oldest never-retrieved member is the default.
+		{"group default", hsm.Query{GroupMember: object.GroupMemberDefault, Attrs: []object.Attribute{grp("g1")}}, []string{k[1]}},
 		{"custom text", hsm.Query{Attrs: []object.Attribute{{Name: "x-Component", Value: "Virtual Machine"}}}, []string{k[2], k[0]}},
 		{"custom bytes (post-filter)", hsm.Query{Attrs: []object.Attribute{{Name: "x-Blob", Value: []byte{1, 2}}}}, []string{k[2]}},
 		{"custom and group", hsm.Query{Attrs: []object.Attribute{{Name: "x-Component", Value: "Virtual Machine"}, grp("g1")}}, []string{k[0]}},
@@ -85,6 +87,58 @@ func testLocate(t *testing.T, nf Factory) {
 				t.Errorf("(-want +got):\n%s", d)
 			}
 		})
+	}
+}
+
+// testLocateDefaultRoundRobin: Locate of the default group member
+// followed by Get serves the group's members in turn (TC 15.3), within one
+// clock second too, and Get does not change their Last Change Date.
+func testLocateDefaultRoundRobin(t *testing.T, nf Factory) {
+	f := newFixture(t, nf)
+	ctx := context.Background()
+	grp := object.Attribute{Name: object.AttrObjectGroup, Value: "rr"}
+	var k [3]string
+	for i := range k {
+		k[i] = f.create(t, grp)
+	}
+	other := f.create(t) // not in the group
+	q := hsm.Query{MaxItems: 1, GroupMember: object.GroupMemberDefault, Attrs: []object.Attribute{grp}}
+	var got []string
+	for range 7 {
+		uids, err := f.API.Locate(ctx, alice, q)
+		if err != nil || len(uids) != 1 {
+			t.Fatalf("Locate = %v, %v", uids, err)
+		}
+		got = append(got, uids[0])
+		m, err := f.API.Get(ctx, alice, uids[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.Destroy()
+	}
+	want := []string{k[0], k[1], k[2], k[0], k[1], k[2], k[0]}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("default members (-want +got):\n%s", d)
+	}
+	// A Locate without Get does not advance the turn.
+	for range 2 {
+		if uids, _ := f.API.Locate(ctx, alice, q); len(uids) != 1 || uids[0] != k[1] {
+			t.Fatalf("Locate without Get = %v, want [%s]", uids, k[1])
+		}
+	}
+	f.clock.Add(time.Hour)
+	for _, uid := range []string{k[1], other} {
+		m, err := f.API.Get(ctx, alice, uid) // k1 was fresh no more; other was
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.Destroy()
+	}
+	if v, _ := f.attr(t, k[1], object.AttrLastChangeDate); !v.(time.Time).Equal(t0) {
+		t.Errorf("Last Change Date after a Get of a grouped key = %v, want %v", v, t0)
+	}
+	if v, _ := f.attr(t, other, object.AttrLastChangeDate); !v.(time.Time).Equal(t0.Add(time.Hour)) {
+		t.Errorf("Last Change Date after the first Get = %v (Fresh was cleared)", v)
 	}
 }
 

@@ -141,6 +141,14 @@ const (
 	FormatX509   KeyFormat = 5 // public keys (SubjectPublicKeyInfo) and certificates
 )
 
+// Export formats: formats a key may be registered and exported in but is
+// not stored in (see Object.ExportFormat).
+const (
+	FormatECPrivateKey          KeyFormat = 6  // SEC 1 EC private key
+	FormatTransparentSymmetric  KeyFormat = 7  // Transparent Symmetric Key
+	FormatTransparentRSAPrivate KeyFormat = 10 // Transparent RSA Private Key
+)
+
 // CertificateType is the KMIP Certificate Type enumeration.
 type CertificateType uint32
 

@@ -19,7 +19,12 @@ import (
 // after Destroy; Public holds non-secret material (PKIX public key, DER
 // certificate). Format is the KMIP Key Format Type of that content. SubType
 // is the Secret Data Type, Opaque Data Type or Certificate Type. Template
-// holds the attributes of a Template object.
+// holds the attributes of a Template object. ExportFormat is the Key
+// Format Type the client registered the key in, when it differs from the
+// stored Format (PKCS#1 or EC Private Key for a PKCS#8 private key, PKCS#1
+// for a public key, Transparent Symmetric Key for a raw key): Get exports
+// in it by default and the Digest is computed over the key in it. 0 means
+// Format.
 type Object struct {
 	UID    string
 	Type   Type
@@ -33,6 +38,20 @@ type Object struct {
 	Format   KeyFormat
 	SubType  uint32
 	Template []Attribute
+
+	ExportFormat KeyFormat
+	// Retrieved orders the Gets of objects in an Object Group (a
+	// strictly increasing stamp set by each Get; 0 = never retrieved):
+	// Locate's default group member is the least recently retrieved.
+	Retrieved int64
+}
+
+// DefaultFormat returns ExportFormat, or Format when it is 0.
+func (o *Object) DefaultFormat() KeyFormat {
+	if o.ExportFormat != 0 {
+		return o.ExportFormat
+	}
+	return o.Format
 }
 
 // Destroy zeroizes the object's secret material.

@@ -72,6 +72,10 @@ type recordBody struct {
 	Format   uint32       `cbor:"7,keyasint,omitempty"`
 	SubType  uint32       `cbor:"8,keyasint,omitempty"`
 	Template []recordAttr `cbor:"9,keyasint,omitempty"`
+	// ExportFormat (added after version 1 shipped; omitempty keeps older
+	// records unchanged).
+	ExportFormat uint32 `cbor:"10,keyasint,omitempty"`
+	Retrieved    int64  `cbor:"11,keyasint,omitempty"` // added with ExportFormat
 }
 
 // AttrCBOR is the CBOR form of one attribute instance, used by records and
@@ -81,7 +85,9 @@ type recordBody struct {
 //	Enumeration E[0] · Boolean I (0/1) · Bytes B · DateTime I (Unix seconds) ·
 //	Interval I (seconds) · Name S, E[0]=type · Link E[0]=type, S=id ·
 //	Digest E[0]=hash, E[1]=format, B · RevocationReason E[0]=code, S=message ·
-//	CryptoParams E[0..3]=mode, padding, hash, role · AppInfo S, S2
+//	CryptoParams E[0..3]=mode, padding, hash, role · AppInfo S, S2 ·
+//	UsageLimits I=total, I2=count, E[0]=unit ·
+//	CertificateName B=name, BL[0]=serial, BL[1:]=alternative names
 type AttrCBOR struct {
 	Name  string   `cbor:"1,keyasint"`
 	Index int      `cbor:"2,keyasint,omitempty"`
@@ -91,6 +97,8 @@ type AttrCBOR struct {
 	I     int64    `cbor:"6,keyasint,omitempty"`
 	B     []byte   `cbor:"7,keyasint,omitempty"`
 	E     []uint32 `cbor:"8,keyasint,omitempty"`
+	I2    int64    `cbor:"9,keyasint,omitempty"`  // added for UsageLimits
+	BL    [][]byte `cbor:"10,keyasint,omitempty"` // added for CertificateName
 }
 
 type recordAttr = AttrCBOR
@@ -197,6 +205,9 @@ func encodeBody(o *Object) ([]byte, error) {
 		Public:  o.Public,
 		Format:  uint32(o.Format),
 		SubType: o.SubType,
+
+		ExportFormat: uint32(o.ExportFormat),
+		Retrieved:    o.Retrieved,
 	}
 	var err error
 	if rb.Attrs, err = encodeAttrs(o.Attrs); err != nil {
@@ -231,6 +242,9 @@ func decodeBody(uid string, b []byte) (*Object, error) {
 		Public:  rb.Public,
 		Format:  KeyFormat(rb.Format),
 		SubType: rb.SubType,
+
+		ExportFormat: KeyFormat(rb.ExportFormat),
+		Retrieved:    rb.Retrieved,
 	}
 	if !o.Type.Supported() {
 		return nil, fmt.Errorf("object type %d", rb.Type)
@@ -320,6 +334,14 @@ func encodeAttr(a Attribute) (recordAttr, error) {
 		r.E = []uint32{v.BlockCipherMode, v.PaddingMethod, uint32(v.HashingAlgorithm), v.KeyRoleType}
 	case AppInfo:
 		r.S, r.S2 = v.Namespace, v.Data
+	case UsageLimits:
+		r.I, r.I2, r.E = v.Total, v.Count, []uint32{v.Unit}
+	case CertificateName:
+		// Empty byte strings, never CBOR null, so that encoding is canonical.
+		r.B, r.BL = v.Name, [][]byte{append([]byte{}, v.Serial...)}
+		for _, a := range v.Alt {
+			r.BL = append(r.BL, append([]byte{}, a...))
+		}
 	default:
 		e, ok := EnumValue(v)
 		if !ok {
@@ -419,6 +441,19 @@ func decodeValue(r recordAttr) (Attribute, error) {
 		a.Value = CryptoParams{BlockCipherMode: r.E[0], PaddingMethod: r.E[1], HashingAlgorithm: HashAlgorithm(r.E[2]), KeyRoleType: r.E[3]}
 	case KindAppInfo:
 		a.Value = AppInfo{Namespace: r.S, Data: r.S2}
+	case KindCertificateName:
+		if len(r.BL) == 0 || len(r.BL) > MaxCertAltNames+1 {
+			return a, fmt.Errorf("%w %q", errBadAttr, r.Name)
+		}
+		c := CertificateName{Name: append([]byte{}, r.B...), Serial: append([]byte(nil), r.BL[0]...)}
+		for _, b := range r.BL[1:] {
+			c.Alt = append(c.Alt, append([]byte{}, b...))
+		}
+		a.Value = c
+	case KindUsageLimits:
+		var u uint32
+		u, err = e(1)
+		a.Value = UsageLimits{Total: r.I, Count: r.I2, Unit: u}
 	default:
 		return a, fmt.Errorf("%w %q: kind %d", errBadAttr, r.Name, r.Kind)
 	}

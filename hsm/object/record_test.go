@@ -301,14 +301,16 @@ func TestDecodingLimits(t *testing.T) {
 }
 
 func TestRecordRoundTripAllKinds(t *testing.T) {
-	o := &Object{UID: "u9", Type: TypeOpaqueObject, Owner: "bob", Format: FormatOpaque, SubType: 0x80000001}
+	o := &Object{UID: "u9", Type: TypeOpaqueObject, Owner: "bob", Format: FormatOpaque, SubType: 0x80000001, ExportFormat: FormatTransparentSymmetric, Retrieved: 1 << 40}
 	vals := []any{"text", int32(-5), int64(1 << 40), new(big.Int).Neg(big.NewInt(1 << 62)), uint32(7), true, []byte{1, 2},
 		time.Date(2030, 5, 6, 7, 8, 9, 0, time.UTC), 90 * time.Second,
 		Name{Value: "n", Type: NameURI}, Link{Type: LinkReplaced, ID: "u8"},
 		Digest{Algorithm: HashSHA256, Value: []byte{9}, Format: FormatRaw},
 		RevocationReason{Code: RevokeSuperseded, Message: "m"},
 		CryptoParams{BlockCipherMode: 1, PaddingMethod: 2, HashingAlgorithm: HashSHA256, KeyRoleType: 4},
-		AppInfo{Namespace: "ns", Data: "d"}}
+		AppInfo{Namespace: "ns", Data: "d"}, UsageLimits{Total: 1000, Count: 400, Unit: UsageUnitByte},
+		CertificateName{Name: []byte("CN=a"), Serial: []byte("01"), Alt: [][]byte{[]byte("b"), {}}},
+		CertificateName{Name: []byte{0x30, 0}}}
 	for i, v := range vals {
 		if _, err := o.Add(fmt.Sprintf("x-%02d", i), v); err != nil {
 			t.Fatalf("add %T: %v", v, err)

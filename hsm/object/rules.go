@@ -37,6 +37,17 @@ const (
 	AttrAppInfo            = "Application Specific Information"
 	AttrContactInfo        = "Contact Information"
 	AttrLastChangeDate     = "Last Change Date"
+	AttrUsageLimits        = "Usage Limits"
+
+	// Certificate attributes derived from a registered certificate.
+	AttrCertificateLength   = "Certificate Length"
+	AttrX509CertIdentifier  = "X.509 Certificate Identifier"
+	AttrX509CertSubject     = "X.509 Certificate Subject"
+	AttrX509CertIssuer      = "X.509 Certificate Issuer"
+	AttrCertIdentifier      = "Certificate Identifier"
+	AttrCertSubject         = "Certificate Subject"
+	AttrCertIssuer          = "Certificate Issuer"
+	AttrDigitalSignatureAlg = "Digital Signature Algorithm"
 )
 
 // Who may change an attribute after the object exists.
@@ -149,6 +160,18 @@ var ruleList = []Rule{
 	{Name: AttrAppInfo, Kind: KindAppInfo, Multi: true, who: clientAny},
 	{Name: AttrContactInfo, Kind: KindText, who: clientAny},
 	{Name: AttrLastChangeDate, Kind: KindDateTime, who: serverOnly},
+	// Usage Limits: a client sets the Total (and Unit); the server sets
+	// Count = Total on every client write and decrements it on Get Usage
+	// Allocation.
+	{Name: AttrUsageLimits, Kind: KindUsageLimits, who: clientAny},
+	{Name: AttrCertificateLength, Kind: KindInteger, who: serverOnly, valid: validPositive},
+	{Name: AttrX509CertIdentifier, Kind: KindCertificateName, who: serverOnly},
+	{Name: AttrX509CertSubject, Kind: KindCertificateName, who: serverOnly},
+	{Name: AttrX509CertIssuer, Kind: KindCertificateName, who: serverOnly},
+	{Name: AttrCertIdentifier, Kind: KindCertificateName, who: serverOnly},
+	{Name: AttrCertSubject, Kind: KindCertificateName, who: serverOnly},
+	{Name: AttrCertIssuer, Kind: KindCertificateName, who: serverOnly},
+	{Name: AttrDigitalSignatureAlg, Kind: KindEnumeration, who: serverOnly},
 }
 
 var rules = func() map[string]*Rule {

@@ -39,6 +39,8 @@ const (
 	KindRevocationReason      // RevocationReason
 	KindCryptoParams          // CryptoParams
 	KindAppInfo               // AppInfo
+	KindUsageLimits           // UsageLimits
+	KindCertificateName       // CertificateName
 )
 
 // Name is the value of the Name attribute.
@@ -80,6 +82,38 @@ type AppInfo struct {
 	Namespace string
 	Data      string
 }
+
+// UsageLimits is the value of the Usage Limits attribute: Total is the
+// client-set allowance in Unit, Count what remains of it (maintained by
+// the server: Get Usage Allocation decrements it).
+type UsageLimits struct {
+	Total int64
+	Count int64
+	Unit  uint32 // KMIP Usage Limits Unit: 1 Byte, 2 Object
+}
+
+// CertificateName is the value of the certificate naming attributes,
+// derived by the server from a registered certificate. Name is the
+// distinguished name: DER for X.509 Certificate Identifier, Subject and
+// Issuer; the RFC 4514 string for Certificate Identifier, Subject and
+// Issuer (KMIP 1.1 forms). Serial is the serial number of the Identifier
+// forms (DER integer content for the X.509 form, hex text for the 1.1
+// form), empty otherwise. Alt holds the alternative names of the Subject
+// and Issuer forms (DER GeneralName for X.509, text for 1.1).
+type CertificateName struct {
+	Name   []byte
+	Serial []byte
+	Alt    [][]byte
+}
+
+// MaxCertAltNames bounds CertificateName.Alt.
+const MaxCertAltNames = 16
+
+// Usage Limits Unit values.
+const (
+	UsageUnitByte   uint32 = 1
+	UsageUnitObject uint32 = 2
+)
 
 // Limits on attribute values. They bound the record size.
 const (
@@ -125,6 +159,10 @@ func KindOf(v any) Kind {
 		return KindCryptoParams
 	case AppInfo:
 		return KindAppInfo
+	case UsageLimits:
+		return KindUsageLimits
+	case CertificateName:
+		return KindCertificateName
 	}
 	return KindInvalid
 }
@@ -208,6 +246,18 @@ func checkValue(v any) error {
 			return fmt.Errorf("%w: revocation reason %d", ErrInvalid, v.Code)
 		}
 		return checkText(v.Message)
+	case CertificateName:
+		n := len(v.Name) + len(v.Serial)
+		for _, a := range v.Alt {
+			n += len(a)
+		}
+		if len(v.Name) == 0 || n > MaxBytesLen || len(v.Alt) > MaxCertAltNames {
+			return fmt.Errorf("%w: bad certificate name", ErrInvalid)
+		}
+	case UsageLimits:
+		if v.Total <= 0 || v.Count < 0 || v.Count > v.Total || (v.Unit != UsageUnitByte && v.Unit != UsageUnitObject) {
+			return fmt.Errorf("%w: bad usage limits", ErrInvalid)
+		}
 	case AppInfo:
 		if err := checkText(v.Namespace); err != nil {
 			return err
@@ -234,6 +284,12 @@ func normalize(v any) any {
 	case Digest:
 		x.Value = append([]byte(nil), x.Value...)
 		return x
+	case CertificateName:
+		c := CertificateName{Name: append([]byte(nil), x.Name...), Serial: append([]byte(nil), x.Serial...)}
+		for _, a := range x.Alt {
+			c.Alt = append(c.Alt, append([]byte{}, a...))
+		}
+		return c
 	}
 	return v
 }
@@ -254,6 +310,17 @@ func Equal(a, b any) bool {
 	case Digest:
 		y, ok := b.(Digest)
 		return ok && x.Algorithm == y.Algorithm && x.Format == y.Format && string(x.Value) == string(y.Value)
+	case CertificateName:
+		y, ok := b.(CertificateName)
+		if !ok || string(x.Name) != string(y.Name) || string(x.Serial) != string(y.Serial) || len(x.Alt) != len(y.Alt) {
+			return false
+		}
+		for i := range x.Alt {
+			if string(x.Alt[i]) != string(y.Alt[i]) {
+				return false
+			}
+		}
+		return true
 	}
 	if KindOf(a) == KindInvalid {
 		return false

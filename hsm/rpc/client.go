@@ -370,6 +370,12 @@ func (c *Client) ReKeyKeyPair(ctx context.Context, id hsm.Identity, privUID stri
 	return r.UID, r.UID2, nil
 }
 
+// GetUsageAllocation implements hsm.API.
+func (c *Client) GetUsageAllocation(ctx context.Context, id hsm.Identity, uid string, count int64) error {
+	_, err := c.call(ctx, id, &request{Op: opGetUsageAllocation, UID: uid, Count: count})
+	return err
+}
+
 // Check implements hsm.API.
 func (c *Client) Check(ctx context.Context, id hsm.Identity, uid string, usage int32) error {
 	_, err := c.call(ctx, id, &request{Op: opCheck, UID: uid, Usage: usage})

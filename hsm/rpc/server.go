@@ -278,6 +278,8 @@ func (s *Server) dispatch(ctx context.Context, q *request) (*response, error) {
 		r.UID, r.UID2, err = s.API.ReKeyKeyPair(ctx, id, q.UID, offset, attrs, priv, pub)
 	case opCheck:
 		err = s.API.Check(ctx, id, q.UID, q.Usage)
+	case opGetUsageAllocation:
+		err = s.API.GetUsageAllocation(ctx, id, q.UID, q.Count)
 	default:
 		return nil, fmt.Errorf("rpc: %w: operation %d", hsm.ErrNotSupported, q.Op)
 	}
@@ -288,7 +290,7 @@ func (s *Server) dispatch(ctx context.Context, q *request) (*response, error) {
 }
 
 func contentToWire(c hsm.Content) (*wireContent, error) {
-	w := &wireContent{Type: uint32(c.Type), Format: uint32(c.Format), Public: c.Public, SubType: c.SubType}
+	w := &wireContent{Type: uint32(c.Type), Format: uint32(c.Format), Public: c.Public, SubType: c.SubType, Export: uint32(c.ExportFormat)}
 	if c.Secret != nil {
 		b, err := c.Secret.Bytes()
 		if err != nil {
@@ -302,7 +304,7 @@ func contentToWire(c hsm.Content) (*wireContent, error) {
 }
 
 func contentFromWire(w *wireContent) (hsm.Content, error) {
-	c := hsm.Content{Type: object.Type(w.Type), Format: object.KeyFormat(w.Format), Public: w.Public, SubType: w.SubType}
+	c := hsm.Content{Type: object.Type(w.Type), Format: object.KeyFormat(w.Format), Public: w.Public, SubType: w.SubType, ExportFormat: object.KeyFormat(w.Export)}
 	if len(w.Secret) > 0 {
 		m, err := key.NewMaterial(w.Secret)
 		if err != nil {

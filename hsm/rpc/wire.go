@@ -53,6 +53,7 @@ const (
 	opReKey
 	opReKeyKeyPair
 	opCheck
+	opGetUsageAllocation
 	opMax
 )
 
@@ -68,6 +69,7 @@ type wireContent struct {
 	Public   []byte            `cbor:"4,keyasint,omitempty"`
 	SubType  uint32            `cbor:"5,keyasint,omitempty"`
 	Template []object.AttrCBOR `cbor:"6,keyasint,omitempty"`
+	Export   uint32            `cbor:"7,keyasint,omitempty"` // Content.ExportFormat
 }
 
 // request is the union of every operation's arguments; each operation
@@ -91,6 +93,7 @@ type request struct {
 	Usage       int32             `cbor:"16,keyasint,omitempty"`
 	MaxItems    int               `cbor:"17,keyasint,omitempty"`
 	GroupMember uint32            `cbor:"18,keyasint,omitempty"`
+	Count       int64             `cbor:"19,keyasint,omitempty"` // Get Usage Allocation
 }
 
 // Error codes in responses. Never renumber.

@@ -86,6 +86,9 @@ func coreValue(name string, v kmip.AttributeValue) (any, error) {
 			d.Format = object.KeyFormat(*v.KeyFormatType)
 		}
 		return d, nil
+	case *kmip.UsageLimits:
+		// The Count is the server's: the core sets it from the Total.
+		return object.UsageLimits{Total: v.Total, Count: v.Total, Unit: uint32(v.Unit)}, nil
 	case kmip.RawValue:
 		return coreCustom(name, v.Item)
 	}
@@ -185,6 +188,15 @@ func wireValue(name string, v any) (kmip.AttributeValue, bool) {
 			p.KeyRoleType = &m
 		}
 		return p, true
+	case uint32:
+		if name == object.AttrDigitalSignatureAlg {
+			return kmip.DigitalSignatureAlgorithm(v), true
+		}
+	case object.CertificateName:
+		return wireCertName(name, v)
+	case object.UsageLimits:
+		n := v.Count
+		return &kmip.UsageLimits{Total: v.Total, Count: &n, Unit: kmip.UsageLimitsUnit(v.Unit)}, true
 	case object.Digest:
 		d := &kmip.Digest{HashingAlgorithm: kmip.HashingAlgorithm(v.Algorithm), DigestValue: append([]byte(nil), v.Value...)}
 		if v.Format != 0 {
@@ -192,6 +204,38 @@ func wireValue(name string, v any) (kmip.AttributeValue, bool) {
 			d.KeyFormatType = &f
 		}
 		return d, true
+	}
+	return nil, false
+}
+
+// wireCertName converts the certificate naming attributes (see
+// object.CertificateName).
+func wireCertName(name string, v object.CertificateName) (kmip.AttributeValue, bool) {
+	alts := func() []string {
+		var out []string
+		for _, a := range v.Alt {
+			out = append(out, string(a))
+		}
+		return out
+	}
+	switch name {
+	case object.AttrX509CertIdentifier:
+		return &kmip.X509CertificateIdentifier{IssuerDistinguishedName: append([]byte(nil), v.Name...), CertificateSerialNumber: append([]byte(nil), v.Serial...)}, true
+	case object.AttrX509CertSubject:
+		return &kmip.X509CertificateSubject{SubjectDistinguishedName: append([]byte(nil), v.Name...), SubjectAlternativeNames: v.Alt}, true
+	case object.AttrX509CertIssuer:
+		return &kmip.X509CertificateIssuer{IssuerDistinguishedName: append([]byte(nil), v.Name...), IssuerAlternativeNames: v.Alt}, true
+	case object.AttrCertIdentifier:
+		id := &kmip.CertificateIdentifier{Issuer: string(v.Name)}
+		if len(v.Serial) > 0 {
+			s := string(v.Serial)
+			id.SerialNumber = &s
+		}
+		return id, true
+	case object.AttrCertSubject:
+		return &kmip.CertificateSubject{DistinguishedName: string(v.Name), AlternativeNames: alts()}, true
+	case object.AttrCertIssuer:
+		return &kmip.CertificateIssuer{DistinguishedName: string(v.Name), AlternativeNames: alts()}, true
 	}
 	return nil, false
 }

@@ -32,7 +32,10 @@ func (b *batch) use(uid string) (string, error) {
 		return uid, nil
 	}
 	if b.placeholder == "" {
-		// TC 15.2 expects Invalid Field here.
+		// The KMIP 1.1 test case 15.2 (step 6: after a Locate that found
+		// nothing) expects Invalid Field here; the XML profile version of
+		// the same case (TC-152) expects Item Not Found. We follow the
+		// 1.1 test case document.
 		return "", failf(kmip.ResultReasonInvalidField, "no Unique Identifier and no ID Placeholder")
 	}
 	return b.placeholder, nil
@@ -68,7 +71,7 @@ func (o *Ops) serve(ctx context.Context, peer Peer, request []byte, refused erro
 	if v.Minor > maxMinor {
 		v.Minor = maxMinor
 	}
-	b := &batch{id: hsm.Identity{Name: peer.App.Name}}
+	b := &batch{id: o.identityOf(peer, hdr)}
 	defer func() {
 		for _, s := range b.scrub {
 			clear(s)
@@ -197,6 +200,32 @@ func addrString(p Peer) string {
 		return ""
 	}
 	return p.RemoteAddr.String()
+}
+
+// identityOf returns the core identity of a request (see the Ops
+// contract): the app, or without OpsConfig.Passwords and with a header
+// credential, a user within the app. App names never contain a space, so
+// "app user:…" and "app device:…" cannot name another app.
+func (o *Ops) identityOf(peer Peer, hdr *kmip.RequestHeader) hsm.Identity {
+	id := hsm.Identity{Name: peer.App.Name}
+	if o.passwords != nil || hdr.Authentication == nil {
+		return id
+	}
+	switch c := hdr.Authentication.Credential.Value.(type) {
+	case *kmip.UsernamePasswordCredential:
+		id.Name += " user:" + c.Username
+	case *kmip.DeviceCredential:
+		id.Name += " device:" + deref(c.DeviceSerialNumber) + "/" + deref(c.DeviceIdentifier) + "/" +
+			deref(c.NetworkIdentifier) + "/" + deref(c.MachineIdentifier) + "/" + deref(c.MediaIdentifier)
+	}
+	return id
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }
 
 // authenticate applies the credential policy (see the Ops contract).

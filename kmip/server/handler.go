@@ -76,12 +76,22 @@ type OpsConfig struct {
 //   - Maximum Response Size: a response larger than it is replaced by one
 //     batch item without Operation, Result Reason Response Too Large (the
 //     operations have run).
-//   - Authentication: the identity is always peer.App (the certificate).
+//   - Authentication: the identity is peer.App (the certificate), narrowed
+//     by a header credential as described below. Objects are visible and
+//     usable by their owner only (package hsm: owner or same group);
+//     others get Permission Denied and Locate does not find them.
 //     With OpsConfig.Passwords set, a Username and Password credential in
 //     the request header must name the app and carry its password, and it
 //     is required when the app has a password; any other credential, or
 //     one that does not verify, fails every item with Authentication Not
-//     Successful. Without OpsConfig.Passwords credentials are ignored.
+//     Successful. Without OpsConfig.Passwords credentials are not
+//     verified, but a Username and Password or Device credential narrows
+//     the identity to a user within the app ("app user:NAME", "app
+//     device:SERIAL/…"): it owns what it creates and, by the core's access
+//     policy (package hsm), cannot use the app's or other users' objects
+//     (OASIS test cases 11.1, 11.2). This separates tenants of one app; it
+//     is not authentication, since any holder of the app's certificate may
+//     present any username.
 //   - Operations a KMIP 1.1 server may leave out (Archive, Recover, Poll,
 //     Cancel, Certify, Re-certify, Validate, Derive Key) and server-to-
 //     client ones (Notify, Put) answer Operation Not Supported.

@@ -2,7 +2,11 @@ package server
 
 import (
 	"context"
+	"crypto/rsa"
 	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
+	"math/big"
 	"time"
 
 	"github.com/cofferhsm/coffer/hsm"
@@ -201,7 +205,9 @@ func keyBlockMaterial(kb *kmip.KeyBlock) ([]byte, []object.Attribute, error) {
 
 // contentOf converts a registered object to the core's content. Private
 // keys are stored as PKCS#8 and public keys as X.509 SubjectPublicKeyInfo,
-// converted from PKCS#1 or EC Private Key when given so.
+// converted from PKCS#1 or EC Private Key when given so; the Key Format
+// Type the client used is kept as the content's ExportFormat (Get's
+// default format and the Digest's format).
 func contentOf(obj kmip.Object) (hsm.Content, []object.Attribute, error) {
 	var c hsm.Content
 	c.Type = object.Type(obj.ObjectType())
@@ -222,7 +228,7 @@ func contentOf(obj kmip.Object) (hsm.Content, []object.Attribute, error) {
 		if err != nil {
 			return c, nil, err
 		}
-		c.Format = object.FormatRaw
+		c.Format, c.ExportFormat = object.FormatRaw, object.KeyFormat(v.KeyBlock.KeyFormatType)
 		return c, extra, secret(raw)
 	case *kmip.SecretData:
 		raw, extra, err := keyBlockMaterial(&v.KeyBlock)
@@ -262,6 +268,20 @@ func contentOf(obj kmip.Object) (hsm.Content, []object.Attribute, error) {
 		}
 		return c, names, nil
 	case *kmip.PrivateKey:
+		if t, ok := transparentRSA(&v.KeyBlock); ok {
+			_, extra, err := keyBlockMaterial(&kmip.KeyBlock{KeyValue: &kmip.KeyValue{KeyMaterial: kmip.RawKeyMaterial{}},
+				CryptographicAlgorithm: v.KeyBlock.CryptographicAlgorithm, CryptographicLength: v.KeyBlock.CryptographicLength})
+			if err != nil {
+				return c, nil, err
+			}
+			der, err := transparentRSAToPKCS8(t)
+			if err != nil {
+				return c, nil, err
+			}
+			defer clear(der)
+			c.Format, c.ExportFormat = object.FormatPKCS8, object.FormatTransparentRSAPrivate
+			return c, extra, secret(der)
+		}
 		raw, extra, err := keyBlockMaterial(&v.KeyBlock)
 		if err != nil {
 			return c, nil, err
@@ -271,7 +291,7 @@ func contentOf(obj kmip.Object) (hsm.Content, []object.Attribute, error) {
 			return c, nil, err
 		}
 		defer clear(der)
-		c.Format = object.FormatPKCS8
+		c.Format, c.ExportFormat = object.FormatPKCS8, object.KeyFormat(v.KeyBlock.KeyFormatType)
 		return c, extra, secret(der)
 	case *kmip.PublicKey:
 		raw, extra, err := keyBlockMaterial(&v.KeyBlock)
@@ -282,10 +302,54 @@ func contentOf(obj kmip.Object) (hsm.Content, []object.Attribute, error) {
 		if err != nil {
 			return c, nil, err
 		}
-		c.Format, c.Public = object.FormatX509, der
+		c.Format, c.Public, c.ExportFormat = object.FormatX509, der, object.KeyFormat(v.KeyBlock.KeyFormatType)
 		return c, extra, nil
 	}
 	return c, nil, failf(kmip.ResultReasonFeatureNotSupported, "object type %s is not supported", obj.ObjectType())
+}
+
+// transparentRSA returns the Transparent RSA Private Key of an unwrapped,
+// uncompressed key block in that format.
+func transparentRSA(kb *kmip.KeyBlock) (*kmip.TransparentRSAPrivateKey, bool) {
+	if kb.KeyFormatType != kmip.KeyFormatTypeTransparentRSAPrivateKey || kb.KeyWrappingData != nil || kb.KeyValue == nil || kb.KeyCompressionType != nil {
+		return nil, false
+	}
+	t, ok := kb.KeyValue.KeyMaterial.(*kmip.TransparentRSAPrivateKey)
+	return t, ok
+}
+
+// maxRSABytes bounds the modulus of a registered transparent RSA key
+// (8192 bits) before any arithmetic on it.
+const maxRSABytes = 1024 + 8
+
+// transparentRSAToPKCS8 validates a Transparent RSA Private Key, which must
+// carry the modulus, both exponents and both primes, and returns its
+// PKCS#8 encoding.
+func transparentRSAToPKCS8(t *kmip.TransparentRSAPrivateKey) ([]byte, error) {
+	bad := failf(kmip.ResultReasonInvalidField, "transparent RSA private key is incomplete or inconsistent")
+	for _, f := range [][]byte{t.Modulus, t.PrivateExponent, t.PublicExponent, t.P, t.Q} {
+		if len(f) == 0 || len(f) > maxRSABytes {
+			return nil, bad
+		}
+	}
+	e := twosToBig(t.PublicExponent)
+	if !e.IsInt64() || e.Int64() < 3 || e.Int64() > 1<<31-1 {
+		return nil, bad
+	}
+	k := &rsa.PrivateKey{
+		PublicKey: rsa.PublicKey{N: twosToBig(t.Modulus), E: int(e.Int64())},
+		D:         twosToBig(t.PrivateExponent),
+		Primes:    []*big.Int{twosToBig(t.P), twosToBig(t.Q)},
+	}
+	if k.N.Sign() <= 0 || k.D.Sign() <= 0 || k.Primes[0].Sign() <= 0 || k.Primes[1].Sign() <= 0 || k.Validate() != nil {
+		return nil, bad
+	}
+	k.Precompute()
+	der, err := x509.MarshalPKCS8PrivateKey(k)
+	if err != nil {
+		return nil, bad
+	}
+	return der, nil
 }
 
 // toPKCS8 returns a fresh PKCS#8 encoding of a private key given as PKCS#8,
@@ -297,6 +361,9 @@ func toPKCS8(f kmip.KeyFormatType, raw []byte) ([]byte, error) {
 	switch f {
 	case kmip.KeyFormatTypePKCS8:
 		if _, err := x509.ParsePKCS8PrivateKey(raw); err != nil {
+			if encryptedPKCS8(raw) {
+				return nil, failf(kmip.ResultReasonFeatureNotSupported, "encrypted PKCS#8 private keys are not supported: register the key unencrypted")
+			}
 			return nil, bad
 		}
 		return append([]byte(nil), raw...), nil
@@ -308,6 +375,9 @@ func toPKCS8(f kmip.KeyFormatType, raw []byte) ([]byte, error) {
 		return nil, failf(kmip.ResultReasonKeyFormatTypeNotSupported, "private keys are registered as PKCS#8, PKCS#1 or EC Private Key")
 	}
 	if err != nil {
+		if oid, ok := sec1Curve(raw); ok && f == kmip.KeyFormatTypeECPrivateKey {
+			return nil, failf(kmip.ResultReasonFeatureNotSupported, "EC curve %s is not supported (P-224, P-256, P-384, P-521 are)", oid)
+		}
 		return nil, bad
 	}
 	der, err := x509.MarshalPKCS8PrivateKey(k)
@@ -315,6 +385,33 @@ func toPKCS8(f kmip.KeyFormatType, raw []byte) ([]byte, error) {
 		return nil, bad
 	}
 	return der, nil
+}
+
+// encryptedPKCS8 reports whether der is a PKCS#8 EncryptedPrivateKeyInfo
+// (RFC 5208: an algorithm identifier and an octet string, nothing after).
+func encryptedPKCS8(der []byte) bool {
+	var epki struct {
+		Algorithm pkix.AlgorithmIdentifier
+		Data      []byte
+	}
+	rest, err := asn1.Unmarshal(der, &epki)
+	return err == nil && len(rest) == 0 && len(epki.Data) > 0
+}
+
+// sec1Curve returns the named curve of a well-formed SEC 1 ECPrivateKey
+// (RFC 5915), for a precise refusal when the curve is not supported.
+func sec1Curve(der []byte) (asn1.ObjectIdentifier, bool) {
+	var k struct {
+		Version    int
+		PrivateKey []byte
+		Curve      asn1.ObjectIdentifier `asn1:"optional,explicit,tag:0"`
+		PublicKey  asn1.BitString        `asn1:"optional,explicit,tag:1"`
+	}
+	rest, err := asn1.Unmarshal(der, &k)
+	if err != nil || len(rest) != 0 || k.Version != 1 || len(k.Curve) == 0 {
+		return nil, false
+	}
+	return k.Curve, true
 }
 
 // toPKIX returns the SubjectPublicKeyInfo of a public key given as X.509

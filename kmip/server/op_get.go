@@ -13,9 +13,9 @@ import (
 	"github.com/cofferhsm/coffer/kmip/ttlv"
 )
 
-// get answers Get [S 4.11]. Key Format Type defaults to the stored format
-// (Raw for symmetric keys and secret data, PKCS#8 for private keys, X.509
-// for public keys); conversions offered: symmetric keys to Transparent
+// get answers Get [S 4.11]. Key Format Type defaults to the format the key
+// was registered in (created keys: Raw for symmetric keys, PKCS#8 for
+// private keys, X.509 for public keys); conversions offered: symmetric keys to Transparent
 // Symmetric Key; secret data to Opaque; RSA private keys to PKCS#1 and Transparent RSA Private
 // Key; EC private keys to EC Private Key; RSA public keys to PKCS#1 and
 // Transparent RSA Public Key. Key Compression is not supported. Wrapping:
@@ -179,8 +179,10 @@ func keyValueItem(kb *kmip.KeyBlock) (ttlv.Item, error) {
 // the stored format). Secret bytes placed in the result are registered in
 // b.scrub to be zeroed after the response is encoded.
 func wireObject(b *batch, m *hsm.Managed, f *kmip.KeyFormatType) (kmip.Object, error) {
-	stored := kmip.KeyFormatType(m.Format)
-	want := stored
+	want := kmip.KeyFormatType(m.Format)
+	if m.ExportFormat != 0 {
+		want = kmip.KeyFormatType(m.ExportFormat)
+	}
 	if f != nil {
 		want = *f
 	}

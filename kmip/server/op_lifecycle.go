@@ -2,7 +2,7 @@ package server
 
 import (
 	"context"
-	"slices"
+	"errors"
 	"time"
 
 	"github.com/cofferhsm/coffer/hsm"
@@ -57,8 +57,11 @@ func (o *Ops) destroy(ctx context.Context, b *batch, p *kmip.DestroyRequest) (km
 
 // locate answers Locate [S 4.9]. Coffer has on-line storage only: a
 // Storage Status Mask without On-line Storage finds nothing. It sets the
-// ID Placeholder when exactly one object is found. Results are newest
-// first, except for Object Group Member Fresh: oldest fresh object first.
+// ID Placeholder when exactly one object is found, and clears it
+// otherwise. Results are in the core's order (hsm.Query): newest first;
+// Object Group Member Fresh: oldest fresh object first; Default: the
+// group's least recently retrieved member (round-robin with Get). Objects
+// of other owners are never found.
 func (o *Ops) locate(ctx context.Context, b *batch, p *kmip.LocateRequest) (kmip.ResponsePayload, string, error) {
 	q := hsm.Query{MaxItems: maxLocateResults}
 	limit := maxLocateResults
@@ -70,14 +73,10 @@ func (o *Ops) locate(ctx context.Context, b *batch, p *kmip.LocateRequest) (kmip
 			limit = int(*p.MaximumItems)
 		}
 	}
-	fresh := false
 	if p.ObjectGroupMember != nil {
 		q.GroupMember = object.GroupMember(*p.ObjectGroupMember)
-		fresh = q.GroupMember == object.GroupMemberFresh
 	}
-	if !fresh {
-		q.MaxItems = limit
-	}
+	q.MaxItems = limit
 	attrs, err := coreAttrs(p.Attributes)
 	if err != nil {
 		return nil, "", err
@@ -91,14 +90,9 @@ func (o *Ops) locate(ctx context.Context, b *batch, p *kmip.LocateRequest) (kmip
 	if err != nil {
 		return nil, "", err
 	}
-	if fresh {
-		// Fresh members are handed out oldest first (TC 15.2): the core
-		// lists newest first.
-		slices.Reverse(uids)
-		uids = uids[:min(len(uids), limit)]
-	}
 	resp.UniqueIdentifiers = uids
 	uid := ""
+	b.placeholder = "" // a Locate that finds no single object clears it
 	if len(uids) == 1 {
 		uid = uids[0]
 		b.placeholder = uid
@@ -106,10 +100,10 @@ func (o *Ops) locate(ctx context.Context, b *batch, p *kmip.LocateRequest) (kmip
 	return resp, uid, nil
 }
 
-// check answers Check [S 4.10]. Coffer keeps no usage limits or leases
-// that a check could exhaust: Usage Limits Count and Lease Time are
-// accepted as is; the Cryptographic Usage Mask must be allowed by the
-// object's. A failed check is Permission Denied.
+// check answers Check [S 4.10]. Usage Limits Count and Lease Time are
+// accepted as is (Check does not consume usage: Get Usage Allocation
+// does); the Cryptographic Usage Mask must be allowed by the object's. A
+// failed check is Permission Denied.
 func (o *Ops) check(ctx context.Context, b *batch, p *kmip.CheckRequest) (kmip.ResponsePayload, string, error) {
 	uid, err := b.use(p.UniqueIdentifier)
 	if err != nil {
@@ -174,9 +168,11 @@ func (o *Ops) obtainLease(ctx context.Context, b *batch, p *kmip.ObtainLeaseRequ
 	return &kmip.ObtainLeaseResponse{UniqueIdentifier: uid, LeaseTime: uint32(lease / time.Second), LastChangeDate: last}, uid, nil
 }
 
-// getUsageAllocation answers Get Usage Allocation [S 4.18]. Coffer does
-// not meter usage: an Active object is granted any positive count; other
-// states are Permission Denied.
+// getUsageAllocation answers Get Usage Allocation [S 4.18] through the
+// core: an Active object is granted the count when its Usage Limits allow
+// it (they are then reduced; an object without Usage Limits grants any
+// count). Otherwise Permission Denied "Unable to allocate requested
+// amount" (also for a non-Active object).
 func (o *Ops) getUsageAllocation(ctx context.Context, b *batch, p *kmip.GetUsageAllocationRequest) (kmip.ResponsePayload, string, error) {
 	uid, err := b.use(p.UniqueIdentifier)
 	if err != nil {
@@ -185,12 +181,12 @@ func (o *Ops) getUsageAllocation(ctx context.Context, b *batch, p *kmip.GetUsage
 	if p.UsageLimitsCount <= 0 {
 		return nil, uid, failf(kmip.ResultReasonInvalidField, "Usage Limits Count must be positive")
 	}
-	st, _, _, err := o.leaseInfo(ctx, b, uid)
+	err = o.core.GetUsageAllocation(ctx, b.id, uid, p.UsageLimitsCount)
+	if errors.Is(err, hsm.ErrWrongState) || errors.Is(err, hsm.ErrPermission) {
+		return nil, uid, failf(kmip.ResultReasonPermissionDenied, "Unable to allocate requested amount")
+	}
 	if err != nil {
 		return nil, uid, err
-	}
-	if st != object.StateActive {
-		return nil, uid, failf(kmip.ResultReasonPermissionDenied, "Unable to allocate requested amount")
 	}
 	return &kmip.GetUsageAllocationResponse{UniqueIdentifier: uid}, uid, nil
 }

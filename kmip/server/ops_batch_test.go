@@ -195,6 +195,15 @@ func TestIDPlaceholder(t *testing.T) {
 		}
 		checkFailed(t, r.BatchItems[1], kmip.ResultReasonInvalidField)
 	})
+	t.Run("empty locate clears an earlier placeholder", func(t *testing.T) {
+		r := e.roundTrip(t, msg(item(&kmip.CreateRequest{ObjectType: kmip.ObjectTypeSymmetricKey, TemplateAttribute: aesTemplate()}),
+			item(&kmip.LocateRequest{Attributes: []kmip.Attribute{{Name: "Name", Value: &kmip.Name{Value: "no such key", Type: kmip.NameTypeUninterpretedTextString}}}}),
+			item(&kmip.GetRequest{})))
+		if len(r.BatchItems) != 3 || len(r.BatchItems[1].Payload.(*kmip.LocateResponse).UniqueIdentifiers) != 0 {
+			t.Fatalf("items %+v", r.BatchItems)
+		}
+		checkFailed(t, r.BatchItems[2], kmip.ResultReasonInvalidField)
+	})
 	t.Run("not shared across requests", func(t *testing.T) {
 		e.createAES(t)
 		e.fails(t, &kmip.GetRequest{}, kmip.ResultReasonInvalidField)

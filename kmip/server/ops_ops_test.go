@@ -6,6 +6,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/hex"
@@ -71,12 +72,33 @@ func TestCreate(t *testing.T) {
 			{Name: "Cryptographic Length", Value: kmip.Integer(100)}}}}, kmip.ResultReasonInvalidField},
 		{"not a symmetric key", &kmip.CreateRequest{ObjectType: kmip.ObjectTypeSecretData, TemplateAttribute: aesTemplate()}, kmip.ResultReasonInvalidField},
 		{"server-only attribute", &kmip.CreateRequest{ObjectType: kmip.ObjectTypeSymmetricKey, TemplateAttribute: aesTemplate(kmip.Attribute{Name: "State", Value: kmip.StateActive})}, kmip.ResultReasonPermissionDenied},
-		{"unsupported attribute", &kmip.CreateRequest{ObjectType: kmip.ObjectTypeSymmetricKey, TemplateAttribute: aesTemplate(kmip.Attribute{Name: "Usage Limits", Value: &kmip.UsageLimits{Total: 10, Unit: 1}})}, kmip.ResultReasonFeatureNotSupported},
+		{"unsupported attribute", &kmip.CreateRequest{ObjectType: kmip.ObjectTypeSymmetricKey, TemplateAttribute: aesTemplate(kmip.Attribute{Name: "Cryptographic Domain Parameters", Value: &kmip.CryptographicDomainParameters{}})}, kmip.ResultReasonFeatureNotSupported},
 		{"unknown template", &kmip.CreateRequest{ObjectType: kmip.ObjectTypeSymmetricKey, TemplateAttribute: kmip.TemplateAttribute{Names: []kmip.Name{{Value: "nope", Type: kmip.NameTypeUninterpretedTextString}}}}, kmip.ResultReasonItemNotFound},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { e.fails(t, tt.req, tt.reason) })
 	}
+	t.Run("weak keys refused by policy", func(t *testing.T) {
+		weak := []kmip.RequestPayload{
+			&kmip.CreateRequest{ObjectType: kmip.ObjectTypeSymmetricKey, TemplateAttribute: kmip.TemplateAttribute{Attributes: []kmip.Attribute{
+				{Name: "Cryptographic Algorithm", Value: kmip.CryptographicAlgorithmSKIPJACK},
+				{Name: "Cryptographic Usage Mask", Value: kmip.CryptographicUsageMask(12)},
+				{Name: "Cryptographic Length", Value: kmip.Integer(80)}}}},
+			&kmip.CreateRequest{ObjectType: kmip.ObjectTypeSymmetricKey, TemplateAttribute: kmip.TemplateAttribute{Attributes: []kmip.Attribute{
+				{Name: "Cryptographic Algorithm", Value: kmip.CryptographicAlgorithmDES3},
+				{Name: "Cryptographic Usage Mask", Value: kmip.CryptographicUsageMask(12)},
+				{Name: "Cryptographic Length", Value: kmip.Integer(112)}}}},
+			&kmip.CreateKeyPairRequest{CommonTemplateAttribute: &kmip.TemplateAttribute{Attributes: []kmip.Attribute{
+				{Name: "Cryptographic Algorithm", Value: kmip.CryptographicAlgorithmRSA},
+				{Name: "Cryptographic Length", Value: kmip.Integer(1024)}}}},
+		}
+		for _, p := range weak {
+			bi := e.fails(t, p, kmip.ResultReasonInvalidField)
+			if m := messageOf(bi); !strings.Contains(m, "too weak") {
+				t.Errorf("%s: message %q does not explain the refusal", p.Operation(), m)
+			}
+		}
+	})
 	t.Run("activation date in the past", func(t *testing.T) {
 		uid := e.createAES(t, kmip.Attribute{Name: "Activation Date", Value: kmip.DateTime(testT0.Add(-time.Hour))})
 		if s := e.state(t, uid); s != kmip.StateActive {
@@ -130,9 +152,15 @@ func TestRegisterAndGetFormats(t *testing.T) {
 			KeyValue:               &kmip.KeyValue{KeyMaterial: &kmip.TransparentSymmetricKey{Key: raw}},
 			CryptographicAlgorithm: ptr(kmip.CryptographicAlgorithmAES)}}
 		uid := e.register(t, k, usage(12))
-		if d := cmp.Diff(symKey(raw), e.get(t, uid, nil).Object); d != "" {
-			t.Fatalf("(-want +got):\n%s", d)
+		// Get defaults to the registered format (TC 18.1); Raw on request.
+		k.KeyBlock.CryptographicLength = ptr(int32(128))
+		if d := cmp.Diff(k, e.get(t, uid, nil).Object); d != "" {
+			t.Fatalf("default (-want +got):\n%s", d)
 		}
+		if d := cmp.Diff(symKey(raw), e.get(t, uid, ptr(kmip.KeyFormatTypeRaw)).Object); d != "" {
+			t.Fatalf("raw (-want +got):\n%s", d)
+		}
+		e.checkDigest(t, uid, kmip.KeyFormatTypeTransparentSymmetricKey, raw)
 	})
 	t.Run("secret data", func(t *testing.T) {
 		sd := &kmip.SecretData{SecretDataType: kmip.SecretDataTypePassword, KeyBlock: kmip.KeyBlock{
@@ -172,8 +200,13 @@ func TestRegisterAndGetFormats(t *testing.T) {
 			t.Fatal("PKCS#1 round trip differs")
 		}
 		def := e.get(t, uid, nil).Object.(*kmip.PrivateKey)
-		if def.KeyBlock.KeyFormatType != kmip.KeyFormatTypePKCS8 {
-			t.Fatalf("default format %s", def.KeyBlock.KeyFormatType)
+		if def.KeyBlock.KeyFormatType != kmip.KeyFormatTypePKCS1 || !bytes.Equal(def.KeyBlock.KeyValue.KeyMaterial.(kmip.RawKeyMaterial), p1) {
+			t.Fatalf("default format %s, want the registered PKCS_1", def.KeyBlock.KeyFormatType)
+		}
+		e.checkDigest(t, uid, kmip.KeyFormatTypePKCS1, p1)
+		p8, _ := x509.MarshalPKCS8PrivateKey(k)
+		if got := e.get(t, uid, ptr(kmip.KeyFormatTypePKCS8)).Object.(*kmip.PrivateKey); !bytes.Equal(got.KeyBlock.KeyValue.KeyMaterial.(kmip.RawKeyMaterial), p8) {
+			t.Fatal("PKCS#8 export differs")
 		}
 		tr := e.get(t, uid, ptr(kmip.KeyFormatTypeTransparentRSAPrivateKey)).Object.(*kmip.PrivateKey).KeyBlock.KeyValue.KeyMaterial.(*kmip.TransparentRSAPrivateKey)
 		if twosToBig(tr.Modulus).Cmp(k.N) != 0 || twosToBig(tr.PrivateExponent).Cmp(k.D) != 0 || twosToBig(tr.P).Cmp(k.Primes[0]) != 0 {
@@ -185,13 +218,43 @@ func TestRegisterAndGetFormats(t *testing.T) {
 			KeyValue: &kmip.KeyValue{KeyMaterial: kmip.RawKeyMaterial(x509.MarshalPKCS1PublicKey(&k.PublicKey))}}}
 		puid := e.register(t, pub, usage(2))
 		spki, _ := x509.MarshalPKIXPublicKey(&k.PublicKey)
-		if got := e.get(t, puid, nil).Object.(*kmip.PublicKey).KeyBlock.KeyValue.KeyMaterial.(kmip.RawKeyMaterial); !bytes.Equal(got, spki) {
+		if got := e.get(t, puid, ptr(kmip.KeyFormatTypeX509)).Object.(*kmip.PublicKey).KeyBlock.KeyValue.KeyMaterial.(kmip.RawKeyMaterial); !bytes.Equal(got, spki) {
 			t.Fatal("public key X.509 differs")
 		}
+		if got := e.get(t, puid, nil).Object.(*kmip.PublicKey).KeyBlock; got.KeyFormatType != kmip.KeyFormatTypePKCS1 ||
+			!bytes.Equal(got.KeyValue.KeyMaterial.(kmip.RawKeyMaterial), x509.MarshalPKCS1PublicKey(&k.PublicKey)) {
+			t.Fatalf("public key default format %s, want the registered PKCS_1", got.KeyFormatType)
+		}
+		e.checkDigest(t, puid, kmip.KeyFormatTypePKCS1, x509.MarshalPKCS1PublicKey(&k.PublicKey))
 		trp := e.get(t, puid, ptr(kmip.KeyFormatTypeTransparentRSAPublicKey)).Object.(*kmip.PublicKey).KeyBlock.KeyValue.KeyMaterial.(*kmip.TransparentRSAPublicKey)
 		if twosToBig(trp.Modulus).Cmp(k.N) != 0 || twosToBig(trp.PublicExponent).Int64() != int64(k.E) {
 			t.Fatal("transparent RSA public key differs")
 		}
+	})
+	t.Run("transparent rsa private key in", func(t *testing.T) {
+		k, err := rsa.GenerateKey(rand.Reader, 2048)
+		if err != nil {
+			t.Fatal(err)
+		}
+		k.Precompute()
+		tr := &kmip.TransparentRSAPrivateKey{Modulus: bigToTwos(k.N), PrivateExponent: bigToTwos(k.D), PublicExponent: bigToTwos(big.NewInt(int64(k.E))),
+			P: bigToTwos(k.Primes[0]), Q: bigToTwos(k.Primes[1]), PrimeExponentP: bigToTwos(k.Precomputed.Dp),
+			PrimeExponentQ: bigToTwos(k.Precomputed.Dq), CRTCoefficient: bigToTwos(k.Precomputed.Qinv)}
+		priv := func(m *kmip.TransparentRSAPrivateKey) *kmip.PrivateKey {
+			return &kmip.PrivateKey{KeyBlock: kmip.KeyBlock{KeyFormatType: kmip.KeyFormatTypeTransparentRSAPrivateKey, KeyValue: &kmip.KeyValue{KeyMaterial: m}}}
+		}
+		uid := e.register(t, priv(tr), usage(1))
+		def := e.get(t, uid, nil).Object.(*kmip.PrivateKey).KeyBlock
+		if def.KeyFormatType != kmip.KeyFormatTypeTransparentRSAPrivateKey || twosToBig(def.KeyValue.KeyMaterial.(*kmip.TransparentRSAPrivateKey).Modulus).Cmp(k.N) != 0 {
+			t.Fatalf("default format %s, want the registered TransparentRSAPrivateKey", def.KeyFormatType)
+		}
+		e.checkDigest(t, uid, kmip.KeyFormatTypeTransparentRSAPrivateKey, x509.MarshalPKCS1PrivateKey(k))
+		bad := *tr
+		bad.P = bigToTwos(big.NewInt(7))
+		e.fails(t, &kmip.RegisterRequest{ObjectType: kmip.ObjectTypePrivateKey, TemplateAttribute: usage(1), Object: priv(&bad)}, kmip.ResultReasonInvalidField)
+		noQ := *tr
+		noQ.Q = nil
+		e.fails(t, &kmip.RegisterRequest{ObjectType: kmip.ObjectTypePrivateKey, TemplateAttribute: usage(1), Object: priv(&noQ)}, kmip.ResultReasonInvalidField)
 	})
 	t.Run("ec private key", func(t *testing.T) {
 		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -207,6 +270,11 @@ func TestRegisterAndGetFormats(t *testing.T) {
 		if err != nil || !back.Equal(k) {
 			t.Fatalf("EC key differs: %v", err)
 		}
+		def := e.get(t, uid, nil).Object.(*kmip.PrivateKey).KeyBlock
+		if def.KeyFormatType != kmip.KeyFormatTypeECPrivateKey || !bytes.Equal(def.KeyValue.KeyMaterial.(kmip.RawKeyMaterial), sec1) {
+			t.Fatalf("default format %s, want the registered ECPrivateKey", def.KeyFormatType)
+		}
+		e.checkDigest(t, uid, kmip.KeyFormatTypeECPrivateKey, sec1)
 	})
 	t.Run("register errors", func(t *testing.T) {
 		tests := []struct {
@@ -220,11 +288,35 @@ func TestRegisterAndGetFormats(t *testing.T) {
 			{"wrapped", &kmip.RegisterRequest{ObjectType: kmip.ObjectTypeSymmetricKey, TemplateAttribute: usage(12), Object: &kmip.SymmetricKey{KeyBlock: kmip.KeyBlock{
 				KeyFormatType: kmip.KeyFormatTypeRaw, WrappedKeyValue: []byte("12345678"), KeyWrappingData: &kmip.KeyWrappingData{WrappingMethod: kmip.WrappingMethodEncrypt}}}}, kmip.ResultReasonFeatureNotSupported},
 			{"wrong length for AES", &kmip.RegisterRequest{ObjectType: kmip.ObjectTypeSymmetricKey, TemplateAttribute: usage(12), Object: symKey(raw[:15])}, kmip.ResultReasonInvalidField},
+			// TC-ECC-2: a password-encrypted PKCS#8 key (pbeWithSHAAnd3-KeyTripleDES-CBC).
+			{"encrypted pkcs8", &kmip.RegisterRequest{ObjectType: kmip.ObjectTypePrivateKey, TemplateAttribute: usage(1), Object: &kmip.PrivateKey{KeyBlock: kmip.KeyBlock{
+				KeyFormatType: kmip.KeyFormatTypePKCS8, KeyValue: &kmip.KeyValue{KeyMaterial: kmip.RawKeyMaterial(unhex(t, "301e3014060a2a864886f70d010c010330060401010201010406010203040506"))}}}}, kmip.ResultReasonFeatureNotSupported},
+			// TC-ECC-3: secp256k1, which the standard library does not implement.
+			{"unsupported curve", &kmip.RegisterRequest{ObjectType: kmip.ObjectTypePrivateKey, TemplateAttribute: usage(1), Object: &kmip.PrivateKey{KeyBlock: kmip.KeyBlock{
+				KeyFormatType: kmip.KeyFormatTypeECPrivateKey, KeyValue: &kmip.KeyValue{KeyMaterial: kmip.RawKeyMaterial(unhex(t,
+					"30740201010420db4d128c30ca309e62c4019758c00ba244dd64d9bf52a31078866b8a00c19c68a00706052b8104000aa14403420004dab5d3c253113db414abfc1c0ebf5a02559e656aa1c8b0aa8d870aa0324cda4899925ea1e6dbc259a6c7825cf46592ac7594cc40bd604b728d88b636f317d366"))}}}}, kmip.ResultReasonFeatureNotSupported},
+			{"bad ec private key", &kmip.RegisterRequest{ObjectType: kmip.ObjectTypePrivateKey, TemplateAttribute: usage(1), Object: &kmip.PrivateKey{KeyBlock: kmip.KeyBlock{
+				KeyFormatType: kmip.KeyFormatTypeECPrivateKey, KeyValue: &kmip.KeyValue{KeyMaterial: kmip.RawKeyMaterial("junk")}}}}, kmip.ResultReasonInvalidField},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) { e.fails(t, tt.req, tt.reason) })
 		}
 	})
+}
+
+// checkDigest requires the object's Digest to be the SHA-256 of content
+// with Key Format Type f.
+func (e *testEnv) checkDigest(t *testing.T, uid string, f kmip.KeyFormatType, content []byte) {
+	t.Helper()
+	p := e.ok(t, &kmip.GetAttributesRequest{UniqueIdentifier: uid, AttributeNames: []string{"Digest"}}).(*kmip.GetAttributesResponse)
+	if len(p.Attributes) != 1 {
+		t.Fatalf("Digest: %d attributes", len(p.Attributes))
+	}
+	d := p.Attributes[0].Value.(*kmip.Digest)
+	sum := sha256.Sum256(content)
+	if d.KeyFormatType == nil || *d.KeyFormatType != f || !bytes.Equal(d.DigestValue, sum[:]) {
+		t.Fatalf("Digest = %+v, want SHA-256 over %s", d, f)
+	}
 }
 
 func selfSignedDER(t *testing.T) []byte {
@@ -467,6 +559,21 @@ func TestLifecycle(t *testing.T) {
 	}
 	e.ok(t, &kmip.GetUsageAllocationRequest{UniqueIdentifier: uid, UsageLimitsCount: 500})
 	e.fails(t, &kmip.GetUsageAllocationRequest{UniqueIdentifier: uid, UsageLimitsCount: 0}, kmip.ResultReasonInvalidField)
+	// With Usage Limits (TC 5.1): the server sets Count = Total and each
+	// allocation takes from it until it runs out.
+	add := e.ok(t, &kmip.AddAttributeRequest{UniqueIdentifier: uid, Attribute: kmip.Attribute{Name: "Usage Limits",
+		Value: &kmip.UsageLimits{Total: 1000, Count: ptr(int64(1)), Unit: kmip.UsageLimitsUnit(1)}}}).(*kmip.AddAttributeResponse)
+	if ul := add.Attribute.Value.(*kmip.UsageLimits); ul.Total != 1000 || ul.Count == nil || *ul.Count != 1000 {
+		t.Fatalf("added Usage Limits = %+v, want Count = Total", ul)
+	}
+	e.ok(t, &kmip.GetUsageAllocationRequest{UniqueIdentifier: uid, UsageLimitsCount: 600})
+	e.fails(t, &kmip.GetUsageAllocationRequest{UniqueIdentifier: uid, UsageLimitsCount: 401}, kmip.ResultReasonPermissionDenied)
+	e.ok(t, &kmip.GetUsageAllocationRequest{UniqueIdentifier: uid, UsageLimitsCount: 400})
+	e.fails(t, &kmip.GetUsageAllocationRequest{UniqueIdentifier: uid, UsageLimitsCount: 1}, kmip.ResultReasonPermissionDenied)
+	ga := e.ok(t, &kmip.GetAttributesRequest{UniqueIdentifier: uid, AttributeNames: []string{"Usage Limits"}}).(*kmip.GetAttributesResponse)
+	if ul := ga.Attributes[0].Value.(*kmip.UsageLimits); *ul.Count != 0 {
+		t.Fatalf("Usage Limits after allocations = %+v", ul)
+	}
 	e.ok(t, &kmip.CheckRequest{UniqueIdentifier: uid, CryptographicUsageMask: ptr(kmip.CryptographicUsageMask(4)), UsageLimitsCount: ptr(int64(10))})
 	e.fails(t, &kmip.CheckRequest{UniqueIdentifier: uid, CryptographicUsageMask: ptr(kmip.CryptographicUsageMask(1))}, kmip.ResultReasonPermissionDenied)
 	e.fails(t, &kmip.DestroyRequest{UniqueIdentifier: uid}, kmip.ResultReasonPermissionDenied)

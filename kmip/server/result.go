@@ -47,6 +47,7 @@ type result struct {
 //	hsm.ErrNotSupported  Feature Not Supported
 //	hsm.ErrCorrupt, hsm.ErrAudit, anything else   General Failure
 //
+// *hsm.WeakKeyError is Invalid Field with its client-safe Reason.
 // *kmip.Error (parse and validation failures) carries its own reason and a
 // message that names fields only; *opError likewise; a *ttlv.DecodeError is
 // Invalid Message.
@@ -64,6 +65,10 @@ func resultOf(err error) result {
 	var ke *kmip.Error
 	if errors.As(err, &ke) {
 		return fail(ke.Reason, ke.Message)
+	}
+	var we *hsm.WeakKeyError
+	if errors.As(err, &we) {
+		return fail(kmip.ResultReasonInvalidField, we.Reason)
 	}
 	var de *ttlv.DecodeError
 	if errors.As(err, &de) {
