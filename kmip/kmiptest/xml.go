@@ -172,7 +172,7 @@ func (c *xmlConv) element(se xml.StartElement, parentPath, key, attrName string,
 		tag = t
 	}
 	for _, v := range c.vars {
-		if v.Path == path && (v.Value == "" || !hasValue || v.Value == value) {
+		if v.Path == path && (v.Value == "" || !hasValue || sameValue(v.Value, value)) {
 			c.out.variable[key] = true
 		}
 	}
@@ -361,4 +361,13 @@ func signExtend(b []byte) []byte {
 	}
 	copy(out[n-len(b):], b)
 	return out
+}
+
+// sameValue reports whether a variable field's recorded value names value.
+// The vector files shorten long values to a prefix followed by "...".
+func sameValue(recorded, value string) bool {
+	if p, ok := strings.CutSuffix(recorded, "..."); ok {
+		return strings.HasPrefix(strings.ToLower(value), strings.ToLower(p))
+	}
+	return recorded == value
 }
