@@ -12,10 +12,9 @@ import (
 	"encoding/pem"
 	"errors"
 	"flag"
-	"io"
-	"log/slog"
 	"math/big"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -24,8 +23,10 @@ import (
 	"time"
 
 	"github.com/cofferhsm/coffer/hsm/auth"
-	"github.com/cofferhsm/coffer/kmip/server"
-	"github.com/cofferhsm/coffer/kmip/ttlv"
+	"github.com/cofferhsm/coffer/hsm/seal/sealtest"
+	"github.com/cofferhsm/coffer/internal/hostmode"
+	"github.com/cofferhsm/coffer/kmip"
+	"github.com/cofferhsm/coffer/kmip/client"
 )
 
 type result struct {
@@ -325,14 +326,110 @@ func TestUsageErrors(t *testing.T) {
 	}
 }
 
-func TestServeNotWired(t *testing.T) {
-	data := copyData(t)
-	r := runCLI(t, "", "serve", "--data", data, "--san", "kms.example.com", "--san", "192.0.2.1")
-	if r.code != 1 || !errors.Is(r.err, errNotWired) || !strings.Contains(r.stderr, "not wired yet") {
-		t.Fatalf("exit %d, %v, %q", r.code, r.err, r.stderr)
+func TestServeBadArgs(t *testing.T) {
+	noTPM(t)
+	tests := []struct {
+		name string
+		args []string
+		is   error
+	}{
+		{"bad SAN", []string{"--san", "bad name!"}, auth.ErrBadSAN},
+		{"unknown sealer", []string{"--tpm", "tpm2:nowhere"}, nil},
 	}
-	// The data directory was initialized: CA and a server certificate with
-	// the extra names.
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			data := copyData(t)
+			r := runCLI(t, "", append([]string{"serve", "--data", data, "--kmip-addr", "127.0.0.1:0"}, tc.args...)...)
+			if r.code != 1 || (tc.is != nil && !errors.Is(r.err, tc.is)) {
+				t.Fatalf("exit %d, %v", r.code, r.err)
+			}
+			for _, f := range []string{hostmode.BlobInsecure, hostmode.BlobTPM, hostmode.StoreFile} {
+				if _, err := os.Stat(filepath.Join(data, f)); err == nil {
+					t.Errorf("%s created by a failed serve", f)
+				}
+			}
+		})
+	}
+}
+
+// noTPM makes serve's default TPM device and swtpm paths that do not
+// exist, so that tests never touch a host TPM and get the insecure sealer
+// by default.
+func noTPM(t *testing.T) {
+	oldDev, oldSW := tpmDevice, swtpmBinary
+	tpmDevice = filepath.Join(t.TempDir(), "no-tpm")
+	swtpmBinary = filepath.Join(t.TempDir(), "no-swtpm")
+	t.Cleanup(func() { tpmDevice, swtpmBinary = oldDev, oldSW })
+}
+
+// startServe runs coffer serve in the background and returns its KMIP
+// address, its stdout and stderr, and a stop function returning serve's
+// error.
+func startServe(t *testing.T, args ...string) (addr string, stdout, stderr *lineWaiter, stop func() error) {
+	t.Helper()
+	stdout = &lineWaiter{re: regexp.MustCompile(`(coffer app create)`), found: make(chan string, 1)}
+	stderr = &lineWaiter{re: regexp.MustCompile(`kmip: listening"? addr=(\S+)`), found: make(chan string, 1)}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, strings.NewReader(""), stdout, stderr, append([]string{"serve", "--kmip-addr", "127.0.0.1:0"}, args...))
+	}()
+	select {
+	case addr = <-stderr.found:
+	case err := <-done:
+		cancel()
+		t.Fatalf("serve exited: %v\nstderr: %s", err, stderr.String())
+	case <-time.After(time.Minute):
+		cancel()
+		t.Fatalf("serve did not log its address; stderr: %s", stderr.String())
+	}
+	var once sync.Once
+	var serr error
+	stop = func() error {
+		once.Do(func() {
+			cancel()
+			select {
+			case serr = <-done:
+			case <-time.After(time.Minute):
+				serr = errors.New("serve did not stop within a minute")
+			}
+		})
+		return serr
+	}
+	t.Cleanup(func() { stop() })
+	return addr, stdout, stderr, stop
+}
+
+func clientTLS(t *testing.T, creds string) *tls.Config {
+	t.Helper()
+	pair, err := tls.LoadX509KeyPair(filepath.Join(creds, "client.crt"), filepath.Join(creds, "client.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(readCert(t, filepath.Join(creds, "ca.crt")))
+	return &tls.Config{RootCAs: roots, ServerName: "localhost", Certificates: []tls.Certificate{pair}}
+}
+
+// TestServe runs serve on a new data directory (insecure sealer, as no TPM
+// exists), creates a key over KMIP, restarts serve on the same directory
+// and reads the same key back.
+func TestServe(t *testing.T) {
+	noTPM(t)
+	data := copyData(t)
+	creds := t.TempDir()
+	mustRun(t, "app", "create", "vcenter", "--data", data, "--out", creds)
+
+	addr, stdout, stderr, stop := startServe(t, "--data", data, "--san", "kms.example.com", "--san", "192.0.2.1")
+	for _, want := range []string{"coffer app create NAME --data " + data, filepath.Join(data, "auth", "ca.crt"), "generated and sealed", "INSECURE"} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("serve output lacks %q:\n%s", want, stdout.String())
+		}
+	}
+	if !strings.Contains(stderr.String(), "WARNING: INSECURE") {
+		t.Errorf("no insecure-sealer warning on stderr:\n%s", stderr.String())
+	}
+	// The server certificate carries the extra names.
 	c := readCert(t, filepath.Join(authDir(data), "server.crt"))
 	roots := x509.NewCertPool()
 	roots.AddCert(readCert(t, filepath.Join(authDir(data), "ca.crt")))
@@ -341,8 +438,56 @@ func TestServeNotWired(t *testing.T) {
 			t.Errorf("server certificate for %s: %v", n, err)
 		}
 	}
-	if r := runCLI(t, "", "serve", "--data", data, "--san", "bad name!"); r.code != 1 || !errors.Is(r.err, auth.ErrBadSAN) {
-		t.Errorf("bad SAN: exit %d, %v", r.code, r.err)
+
+	ctx := context.Background()
+	cl, err := client.Dial(ctx, addr, clientTLS(t, creds))
+	if err != nil {
+		t.Fatal(err)
+	}
+	uid, err := cl.Create(ctx, kmip.CryptographicAlgorithmAES, 256, kmip.CryptographicUsageMaskEncrypt|kmip.CryptographicUsageMaskDecrypt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := cl.Get(ctx, uid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := client.SymmetricKey(g)
+	if err != nil || len(want) != 32 {
+		t.Fatalf("key of %d bytes, %v", len(want), err)
+	}
+	cl.Close()
+	if err := stop(); err != nil {
+		t.Fatalf("serve = %v after cancel", err)
+	}
+
+	// Restart: the same master key is unsealed and the key is still there.
+	addr, stdout, _, stop = startServe(t, "--data", data)
+	if !strings.Contains(stdout.String(), "master key unsealed") {
+		t.Errorf("restart output:\n%s", stdout.String())
+	}
+	cl, err = client.Dial(ctx, addr, clientTLS(t, creds))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	g, err = cl.Get(ctx, uid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := client.SymmetricKey(g)
+	if err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("after restart: key differs (%v)", err)
+	}
+	cl.Close()
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	// Asking for a TPM on a directory sealed by the insecure sealer fails
+	// closed.
+	if r := runCLI(t, "", "serve", "--data", data, "--kmip-addr", "127.0.0.1:0", "--tpm", "tcp:127.0.0.1:1"); r.code != 1 || !errors.Is(r.err, hostmode.ErrSealerMismatch) {
+		t.Errorf("serve --tpm on an insecure directory: exit %d, %v", r.code, r.err)
 	}
 }
 
@@ -371,61 +516,112 @@ func (w *lineWaiter) String() string {
 	return w.buf.String()
 }
 
-func TestServeWired(t *testing.T) {
+// TestServeSWTPM: serve seals the master key with swtpm when asked, and a
+// restart of both swtpm (PCRs reset, as after a reboot) and serve on the
+// same directory keeps the key.
+func TestServeSWTPM(t *testing.T) {
+	noTPM(t)
+	sw := sealtest.Start(t)
 	data := copyData(t)
-	out := t.TempDir()
-	mustRun(t, "app", "create", "vcenter", "--data", data, "--out", out)
+	creds := t.TempDir()
+	mustRun(t, "app", "create", "vcenter", "--data", data, "--out", creds)
+	ctx := context.Background()
 
-	echo := server.HandlerFunc(func(_ context.Context, p server.Peer, req []byte) []byte {
-		return append([]byte(p.App.Name+":"), req...)
-	})
-	closed := make(chan struct{})
-	serveHandler = func(string, *auth.Authority, *slog.Logger) (server.Handler, func() error, error) {
-		return echo, func() error { close(closed); return nil }, nil
+	addr, stdout, stderr, stop := startServe(t, "--data", data, "--tpm", sw.Spec())
+	if !strings.Contains(stdout.String(), "generated and sealed by tpm:"+sw.Spec()) || strings.Contains(stderr.String(), "INSECURE") {
+		t.Errorf("output:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
 	}
-	t.Cleanup(func() { serveHandler = nil })
-
-	stderr := &lineWaiter{re: regexp.MustCompile(`kmip: listening"? addr=(\S+)`), found: make(chan string, 1)}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, strings.NewReader(""), io.Discard, stderr, []string{"serve", "--data", data, "--kmip-addr", "127.0.0.1:0"})
-	}()
-	var addr string
-	select {
-	case addr = <-stderr.found:
-	case err := <-done:
-		t.Fatalf("serve exited: %v", err)
-	case <-time.After(time.Minute):
-		cancel()
-		t.Fatalf("serve did not log its address; stderr: %s", stderr.String())
-	}
-	pair, err := tls.LoadX509KeyPair(filepath.Join(out, "client.crt"), filepath.Join(out, "client.key"))
+	cl, err := client.Dial(ctx, addr, clientTLS(t, creds))
 	if err != nil {
 		t.Fatal(err)
 	}
-	roots := x509.NewCertPool()
-	roots.AddCert(readCert(t, filepath.Join(out, "ca.crt")))
-	c, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: roots, ServerName: "localhost", Certificates: []tls.Certificate{pair}})
+	uid, err := cl.Create(ctx, kmip.CryptographicAlgorithmAES, 256, kmip.CryptographicUsageMaskEncrypt)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(20 * time.Second))
-	req, _ := ttlv.Encode(ttlv.Struct(0x420078, ttlv.Int(0x42000D, 1)))
-	c.Write(req)
-	want := append([]byte("vcenter:"), req...)
-	got := make([]byte, len(want))
-	if _, err := io.ReadFull(c, got); err != nil || !bytes.Equal(got, want) {
-		t.Fatalf("response %q, %v", got, err)
+	g, err := cl.Get(ctx, uid)
+	if err != nil {
+		t.Fatal(err)
 	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatalf("serve = %v after cancel", err)
+	want, _ := client.SymmetricKey(g)
+	cl.Close()
+	if err := stop(); err != nil {
+		t.Fatal(err)
 	}
-	select {
-	case <-closed:
-	default:
-		t.Error("handler close function not called")
+
+	sw.Restart(t)
+	addr, stdout, _, stop = startServe(t, "--data", data, "--tpm", sw.Spec())
+	if !strings.Contains(stdout.String(), "master key unsealed by tpm:") {
+		t.Errorf("restart output:\n%s", stdout.String())
+	}
+	cl, err = client.Dial(ctx, addr, clientTLS(t, creds))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	g, err = cl.Get(ctx, uid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := client.SymmetricKey(g); err != nil || !bytes.Equal(got, want) || len(want) != 32 {
+		t.Fatalf("after restart: key differs (%v)", err)
+	}
+	cl.Close()
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	// Without --tpm and without a TPM device, the TPM-sealed directory is
+	// refused rather than opened with the insecure sealer.
+	if r := runCLI(t, "", "serve", "--data", data, "--kmip-addr", "127.0.0.1:0"); r.code != 1 || !errors.Is(r.err, hostmode.ErrSealerMismatch) {
+		t.Errorf("serve without --tpm: exit %d, %v", r.code, r.err)
+	}
+	if r := runCLI(t, "", "serve", "--data", data, "--kmip-addr", "127.0.0.1:0", "--tpm", "insecure"); r.code != 1 || !errors.Is(r.err, hostmode.ErrSealerMismatch) {
+		t.Errorf("serve --tpm insecure: exit %d, %v", r.code, r.err)
+	}
+}
+
+// TestServeManagedSWTPM: with swtpm installed and no TPM, serve runs its
+// own swtpm by default, and a restart unseals the same key.
+func TestServeManagedSWTPM(t *testing.T) {
+	noTPM(t)
+	bin, err := exec.LookPath("swtpm")
+	if err != nil {
+		t.Skip("swtpm not installed")
+	}
+	swtpmBinary = bin
+	data := copyData(t)
+	creds := t.TempDir()
+	mustRun(t, "app", "create", "vcenter", "--data", data, "--out", creds)
+	ctx := context.Background()
+	var want []byte
+	var uid string
+	for i := range 2 {
+		addr, stdout, stderr, stop := startServe(t, "--data", data)
+		if !strings.Contains(stdout.String(), "by tpm:swtpm") || !strings.Contains(stdout.String(), "software TPM") || strings.Contains(stderr.String(), "WARNING: INSECURE") {
+			t.Errorf("start %d output:\n%s\nstderr:\n%s", i, stdout.String(), stderr.String())
+		}
+		cl, err := client.Dial(ctx, addr, clientTLS(t, creds))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			if uid, err = cl.Create(ctx, kmip.CryptographicAlgorithmAES, 256, kmip.CryptographicUsageMaskEncrypt); err != nil {
+				t.Fatal(err)
+			}
+		}
+		g, err := cl.Get(ctx, uid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := client.SymmetricKey(g)
+		if err != nil || len(got) != 32 || (i == 1 && !bytes.Equal(got, want)) {
+			t.Fatalf("start %d: key %x, %v", i, got, err)
+		}
+		want = got
+		cl.Close()
+		if err := stop(); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

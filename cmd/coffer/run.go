@@ -24,8 +24,12 @@ Commands:
   app set-password NAME --data DIR
         set the KMIP username/password credential of app NAME (password read
         from the first line of standard input)
-  serve --data DIR [--kmip-addr ADDR] [--san NAME]...
-        initialize DIR (CA, server certificate) and run the KMIP listener
+  serve --data DIR [--kmip-addr ADDR] [--san NAME]... [--tpm SPEC]
+        on first start initialize DIR (CA, server certificate, master key
+        sealed by the TPM SPEC: tcp:HOST:PORT for a running swtpm, a device
+        path, "swtpm" for one serve runs, or "insecure"; default /dev/tpmrm0,
+        else swtpm, else insecure); then run the crypto core and the KMIP
+        listener until SIGINT/SIGTERM
   help [command]
         show help
 

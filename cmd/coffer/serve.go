@@ -6,28 +6,28 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"path/filepath"
 	"time"
 
-	"github.com/cofferhsm/coffer/hsm/auth"
+	"github.com/cofferhsm/coffer/internal/hostmode"
 	"github.com/cofferhsm/coffer/kmip/server"
 )
-
-// serveHandler builds the KMIP request handler for coffer serve from the
-// data directory and the authority (the op layer; wired by the lead). The
-// returned close function, if not nil, is called after the listener has
-// shut down. While serveHandler is nil, serve initializes the data
-// directory and then fails with errNotWired.
-var serveHandler func(data string, a *auth.Authority, log *slog.Logger) (h server.Handler, close func() error, err error)
-
-var errNotWired = errors.New("serve: KMIP operations not wired yet (the data directory was initialized)")
 
 // shutdownGrace bounds how long serve waits for in-flight requests.
 const shutdownGrace = 10 * time.Second
 
+// tpmDevice and swtpmBinary are the TPM device and the swtpm binary serve
+// looks for when --tpm is not given (empty: /dev/tpmrm0 and swtpm in
+// PATH); tests point them elsewhere.
+var tpmDevice, swtpmBinary = "", ""
+
 func runServe(ctx context.Context, stdout, stderr io.Writer, args []string) error {
-	fs := newFlagSet("serve", "serve --data DIR [--kmip-addr ADDR] [--san NAME]...", stderr)
+	fs := newFlagSet("serve", "serve --data DIR [--kmip-addr ADDR] [--san NAME]... [--tpm SPEC]", stderr)
 	data := fs.String("data", "", "data directory of the appliance (required; created 0700)")
 	addr := fs.String("kmip-addr", "127.0.0.1:5696", "TCP address of the KMIP listener")
+	tpm := fs.String("tpm", "", "master key sealer: tcp:HOST:PORT (a running swtpm), a TPM device path, \"swtpm\" (serve runs swtpm with its state in DIR/swtpm; development only) "+
+		"or \"insecure\" (a plain key file; development only). Default: the one DIR was initialized with; on first start /dev/tpmrm0 if present, else swtpm if installed, else insecure")
 	var sans stringList
 	fs.Var(&sans, "san", "extra DNS name or IP address for the server certificate (repeatable)")
 	pos, err := parseArgs(fs, args)
@@ -37,38 +37,29 @@ func runServe(ctx context.Context, stdout, stderr io.Writer, args []string) erro
 	if len(pos) != 0 {
 		return usagef("serve: unexpected arguments %q", pos)
 	}
-	a, err := openAuthority(*data)
-	if err != nil {
-		return err
-	}
-	cert, err := a.ServerCertificate(sans)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "KMIP server certificate for %v; clients must trust %s/ca.crt\n", cert.Leaf.DNSNames, authDir(*data))
-	if serveHandler == nil {
-		return errNotWired
+	if *data == "" {
+		return usagef("--data DIR is required")
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
-	h, closeHandler, err := serveHandler(*data, a, log)
+	h, err := hostmode.Open(hostmode.Config{Dir: *data, SANs: sans, Sealer: *tpm, Logger: log, TPMDevice: tpmDevice, SWTPM: swtpmBinary})
 	if err != nil {
 		return err
 	}
-	if closeHandler != nil {
-		defer closeHandler()
+	defer h.Close()
+	if h.Insecure {
+		fmt.Fprint(stderr, insecureBanner)
 	}
-	srv, err := server.New(server.Config{
-		Addr:        *addr,
-		Certificate: &cert,
-		Identifier:  a,
-		Handler:     h,
-		Logger:      log,
-	})
+	srv, err := server.New(h.ServerConfig(*addr))
 	if err != nil {
 		return err
 	}
+	l, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	printServing(stdout, h, l.Addr().String(), *data)
 	errc := make(chan error, 1)
-	go func() { errc <- srv.ListenAndServe() }()
+	go func() { errc <- srv.Serve(l) }()
 	select {
 	case err := <-errc:
 		return err
@@ -81,4 +72,31 @@ func runServe(ctx context.Context, stdout, stderr io.Writer, args []string) erro
 		err = serr
 	}
 	return err
+}
+
+const insecureBanner = `
+************************************************************************
+* WARNING: INSECURE MASTER KEY SEALING                                 *
+* The master key is wrapped by a plain key file in the data directory, *
+* not sealed by a TPM: anyone who can read that directory has every    *
+* key. For development only. Start a new data directory with           *
+* --tpm tcp:HOST:PORT (swtpm) or --tpm /dev/tpmrm0 for real use.       *
+************************************************************************
+`
+
+// printServing tells the operator where the server is and how to point a
+// client at it.
+func printServing(w io.Writer, h *hostmode.Host, addr, data string) {
+	state := "unsealed"
+	if h.Created {
+		state = "generated and sealed"
+	}
+	fmt.Fprintf(w, "coffer: master key %s by %s\n", state, h.SealerName)
+	if h.SoftwareTPM {
+		fmt.Fprintf(w, "coffer: note: the software TPM's state is in %s: for development only\n", data)
+	}
+	fmt.Fprintf(w, "coffer: KMIP 1.1 over mutual TLS on %s (server certificate for %v %v)\n", addr, h.Certificate.Leaf.DNSNames, h.Certificate.Leaf.IPAddresses)
+	fmt.Fprintf(w, "coffer: clients must trust %s\n", filepath.Join(authDir(data), "ca.crt"))
+	fmt.Fprintf(w, "coffer: issue client credentials with:\n    coffer app create NAME --data %s --out DIR\n", data)
+	fmt.Fprintf(w, "coffer: (or pin an existing client certificate: coffer app trust-cert NAME --data %s --cert FILE)\n", data)
 }
