@@ -26,7 +26,6 @@ var packages = map[string]map[string]string{
 		"python3-pykmip":  "/usr/bin/pykmip-server",
 		"kmod":            "/usr/sbin/depmod",
 		"e2fsprogs":       "/usr/sbin/mke2fs",
-		"cpio":            "/usr/bin/cpio",
 		"iproute2":        "/usr/sbin/ip",
 	},
 	"run": {
