@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/cofferhsm/coffer/firmware/admin"
 )
 
 const usageText = `Usage: coffer <command> [arguments]
@@ -33,6 +35,8 @@ Commands:
   help [command]
         show help
 
+Against a running appliance (admin HTTPS API):
+` + admin.CLIUsage + `
 Run "coffer <command> -h" for the flags of a command.
 `
 
@@ -49,10 +53,11 @@ func usagef(format string, args ...any) error {
 // status: 0 on success or -h, 2 for usage errors, 1 otherwise.
 func exitCode(err error, stderr io.Writer) int {
 	var ue *usageError
+	var aue *admin.UsageError
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp):
 		return 0
-	case errors.As(err, &ue):
+	case errors.As(err, &ue), errors.As(err, &aue):
 		fmt.Fprintf(stderr, "coffer: %v\nRun 'coffer help' for usage.\n", err)
 		return 2
 	default:
@@ -73,7 +78,12 @@ func run(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, args []
 		fmt.Fprint(stdout, usageText)
 		return nil
 	case "app":
+		if admin.WantsAppliance(args[1:]) {
+			return admin.RunCLI(ctx, stdin, stdout, stderr, args)
+		}
 		return runApp(ctx, stdin, stdout, stderr, args[1:])
+	case "admin":
+		return admin.RunCLI(ctx, stdin, stdout, stderr, args)
 	case "serve":
 		return runServe(ctx, stdout, stderr, args[1:])
 	}
