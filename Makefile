@@ -5,7 +5,7 @@ FUZZTIME  ?= 20s
 BENCHTIME ?= 1s
 DATA      ?= $(CURDIR)/var/serve
 
-.PHONY: all build test run deps fuzz lint bench image clean
+.PHONY: all build test run serve deps fuzz lint bench image clean
 
 all: build
 
@@ -20,9 +20,20 @@ build:
 test: deps lint
 	$(GO) test -count=1 -timeout 25m $(PKGS)
 
-# Until the appliance image exists: coffer serve on the host.
+# The main job: build the appliance image if stale, boot it in QEMU with
+# swtpm (state in var/vm). Ctrl-C powers the VM off cleanly.
 run: build
 	$(GO) run ./internal/devdeps run
+	./bin/coffer image build --if-stale
+	./bin/coffer vm run
+
+# The appliance image (kernel, initramfs, signed boot policy, data disk).
+image: build
+	$(GO) run ./internal/devdeps run
+	./bin/coffer image build --if-stale
+
+# KMIP server on the host without QEMU (data in var/serve).
+serve: build
 	./bin/coffer serve --data $(DATA)
 
 # Short, bounded fuzzing of every Fuzz target.
@@ -38,4 +49,4 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) $(PKGS)
 
 clean:
-	rm -rf bin out
+	rm -rf bin

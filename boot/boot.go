@@ -1,14 +1,35 @@
-// Package boot is the appliance's PID 1: it mounts the kernel filesystems,
-// loads the kernel modules the box needs, seeds the RNG, reports progress on
-// the console with "coffer: …" marker lines and powers the machine off on
-// request. Run never returns while the machine is up.
+// Package boot is the appliance's PID 1. Run, in order:
 //
-// Later stages (unsealing the master key, opening the dm-crypt data disk,
-// starting hsmd and kmipd under boot/supervise) plug in between "modules
-// loaded" and "boot ok".
+//  1. measures the image: the SHA-256 listing of every file of the
+//     unpacked initramfs except the signed policy (firmware/release),
+//     before anything else can change it;
+//  2. mounts /proc, /sys, /dev and /run, loads the kernel modules the box
+//     needs (virtio, dm-crypt, xts, ecb, crc32c, ext4, ...) and seeds the
+//     RNG from virtio-rng without crediting entropy;
+//  3. sets the host name and the network from the kernel command line
+//     (ParseCmdline: coffer.ip=ADDR/PREFIX,GATEWAY, coffer.hostname=NAME);
+//  4. opens the TPM, extends PCR 11 with the measurement, unseals the
+//     master key from the data disk header under the image's signed policy
+//     (first boot, blank disk only: generates and seals a new key), and
+//     caps PCR 11 on every path so nothing started later can unseal;
+//  5. opens the dm-crypt data partition (boot/disk; first boot: mke2fs)
+//     and mounts /data; loads the appliance CA and, while no admin is
+//     enrolled, prints a one-time admin enrollment token;
+//  6. starts hsmd (the master key on its stdin, from PID 1's memory: kmipd
+//     never holds it) and kmipd under boot/supervise, and prints
+//     MarkerReady once both listen;
+//  7. on SIGTERM, SIGINT (Ctrl-Alt-Del), SIGUSR2 or the ACPI power button
+//     (QMP system_powerdown) stops the services, unmounts /data, closes the
+//     mapping, syncs and powers off.
+//
+// A failed unseal, a failed key check or a corrupt header prints
+// MarkerHalted with the reason and halts (waits for power-off): the box
+// never reformats a disk that has a header. Progress goes to the console
+// as "coffer: ..." lines. Run never returns while the machine is up.
 package boot
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -21,6 +42,7 @@ import (
 	"time"
 
 	"github.com/cofferhsm/coffer/boot/supervise"
+	"github.com/cofferhsm/coffer/firmware/release"
 	"golang.org/x/sys/unix"
 )
 
@@ -54,6 +76,12 @@ type Config struct {
 	// PowerOff turns the machine off. Nil means sync and reboot(2) with
 	// LINUX_REBOOT_CMD_POWER_OFF.
 	PowerOff func() error
+	// Appliance configures the appliance stage (steps 4 to 6 of the
+	// package comment); its zero value is the appliance's layout.
+	Appliance ApplianceConfig
+	// NoAppliance skips the appliance stage and the network: Run only
+	// brings the kernel up (hardware bring-up tests).
+	NoAppliance bool
 }
 
 // Run brings the appliance up and then waits for a power-off request:
@@ -66,6 +94,21 @@ func Run(cfg Config) error {
 	}
 	say := func(format string, args ...any) { fmt.Fprintf(con, format+"\n", args...) }
 	say("coffer: init started (pid %d)", os.Getpid())
+	bootStart := time.Now()
+
+	// Measure first, before any other code runs or anything is mounted.
+	root := cfg.Appliance.Root
+	if root == "" {
+		root = "/"
+	}
+	var measurement [32]byte
+	var measureErr error
+	if !cfg.NoAppliance {
+		measurement, measureErr = release.MeasureDir(root)
+		if measureErr == nil {
+			say("coffer: image measurement %s (%v)", hexDigest(measurement), time.Since(bootStart).Round(time.Millisecond))
+		}
+	}
 
 	// Signals first, so a power-off request during bring-up is not lost.
 	sigs := make(chan os.Signal, 1)
@@ -85,6 +128,9 @@ func Run(cfg Config) error {
 	fail := func(err error) {
 		say("coffer: error: %v", err)
 		failed = append(failed, err.Error())
+	}
+	if measureErr != nil {
+		fail(measureErr)
 	}
 	if err := MountKernelFS(); err != nil {
 		fail(err)
@@ -124,6 +170,20 @@ func Run(cfg Config) error {
 		}
 	}
 
+	if !cfg.NoAppliance {
+		cmdline, err := os.ReadFile("/proc/cmdline")
+		if err != nil {
+			fail(fmt.Errorf("boot: %w", err))
+		} else if nc, err := ParseCmdline(strings.TrimSpace(string(cmdline))); err != nil {
+			fail(err)
+		} else if desc, err := ConfigureNetwork(nc, 5*time.Second); err != nil {
+			fail(err)
+		} else {
+			say("coffer: network: %s", desc)
+		}
+	}
+
+	_ = waitFile("/dev/tpmrm0", 2*time.Second)
 	if _, err := os.Stat("/dev/tpmrm0"); err == nil {
 		say(MarkerTPM)
 	} else {
@@ -133,10 +193,29 @@ func Run(cfg Config) error {
 	power := make(chan string, 1)
 	go watchPowerButton(power, say)
 
-	if len(failed) == 0 {
+	var app *appliance
+	switch {
+	case len(failed) > 0:
+		say("%sboot failed: %d errors: %s", MarkerHalted, len(failed), strings.Join(failed, "; "))
+	case cfg.NoAppliance:
 		say(MarkerBootOK)
-	} else {
-		say("coffer: boot failed: %d errors", len(failed))
+	default:
+		if reaper == nil {
+			say("%sno reaper", MarkerHalted)
+			break
+		}
+		a, err := startAppliance(context.Background(), cfg.Appliance, reaper, con, measurement, say)
+		var he *HaltError
+		switch {
+		case errors.As(err, &he):
+			say("%s%s (%v)", MarkerHalted, he.Reason, he.Err)
+		case err != nil:
+			say("%s%v", MarkerHalted, err)
+		default:
+			app = a
+			say(MarkerBootOK)
+			say("%s (%v after init started)", MarkerReady, time.Since(bootStart).Round(time.Millisecond))
+		}
 	}
 
 	var reason string
@@ -144,6 +223,10 @@ func Run(cfg Config) error {
 	case s := <-sigs:
 		reason = "signal " + s.String()
 	case reason = <-power:
+	}
+	if app != nil {
+		say("coffer: shutting down (%s)", reason)
+		app.stop(say)
 	}
 	say("%s (%s)", MarkerPowerOff, reason)
 	off := cfg.PowerOff

@@ -1,16 +1,28 @@
 // Package image builds the Coffer appliance image on the host: the Debian
 // kernel (downloaded with apt-get, verified against apt's SHA-256 and cached
 // outside the source tree), a compressed initramfs made with the mkuimage
-// library (firmware/cmd/init as /init, the kernel modules the box needs,
-// mke2fs; no shell), an empty data disk and a manifest with the hash of
-// every artifact.
+// library (firmware/cmd/init as /init, firmware/cmd/hsmd and
+// firmware/cmd/kmipd in /bin, the kernel modules the box needs, mke2fs; no
+// shell), an empty data disk and a manifest with the hash of every
+// artifact.
 //
-// Builds are reproducible: the same source tree, kernel package and host
-// tools give a byte-identical initramfs.
+// Signed boot policy: the builder measures the initramfs (package
+// firmware/release: every file except the policy itself), signs a policy
+// expecting PCR 11 = PredictPCR(measurement) with the release key, and
+// puts the policy and the release public key into the initramfs
+// (etc/coffer/policy, etc/coffer/release.pub) and the manifest ("boot").
+// The development release key is generated once into
+// CacheDir/release-key.pem (outside git; Config.ReleaseKey overrides it).
+//
+// Builds are reproducible: the same source tree, kernel package, host
+// tools and release key give a byte-identical initramfs (ECDSA signatures
+// are randomized, so signed policies are cached by measurement in
+// CacheDir/policies).
 package image
 
 import (
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -22,6 +34,7 @@ import (
 	"time"
 
 	"github.com/cofferhsm/coffer/boot"
+	"github.com/cofferhsm/coffer/firmware/release"
 )
 
 // Artifact file names inside Config.Dir.
@@ -61,6 +74,11 @@ type Config struct {
 	// Commit is the source commit recorded in the manifest. Empty means
 	// "git rev-parse HEAD" in SourceDir, or "unknown".
 	Commit string
+	// ReleaseKey is the release signing key file (ECDSA P-256, PKCS#8
+	// PEM) that signs the image's boot policy; it is generated on first
+	// use. Empty means CacheDir/release-key.pem (a development key, kept
+	// outside git).
+	ReleaseKey string
 	// Progress receives one line per build step. Nil discards them.
 	Progress io.Writer
 }
@@ -74,6 +92,26 @@ type Manifest struct {
 	Kernel    Kernel     `json:"kernel"`
 	Modules   []string   `json:"modules"`
 	Artifacts []Artifact `json:"artifacts"`
+	// Boot is the signed boot policy of the image.
+	Boot BootPolicy `json:"boot"`
+}
+
+// BootPolicy describes how the image unseals the master key (package
+// firmware/release): PID 1 extends Measurement into PCR 11 and the TPM
+// unseals only under Policy, signed by the release key.
+type BootPolicy struct {
+	// Measurement is the image measurement (hex SHA-256 of the initramfs
+	// listing, see release.Digest).
+	Measurement string `json:"measurement"`
+	// PCRs are the PCRs the policy covers.
+	PCRs []int `json:"pcrs"`
+	// Version is the policy's security version.
+	Version uint64 `json:"policy_version"`
+	// ReleaseKey is the SHA-256 (hex) of the release public key.
+	ReleaseKey string `json:"release_key_sha256"`
+	// Policy is the signed policy (hex), also at release.PolicyPath in the
+	// initramfs.
+	Policy string `json:"signed_policy"`
 }
 
 // Artifact is one output file.
@@ -164,24 +202,43 @@ func Build(ctx context.Context, cfg Config) (*Manifest, error) {
 		return nil, err
 	}
 
-	progress("building initramfs (init from %s)", cfg.SourceDir)
-	mods, err := buildInitramfs(ctx, initramfsConfig{
+	if cfg.ReleaseKey == "" {
+		cfg.ReleaseKey = filepath.Join(cfg.CacheDir, "release-key.pem")
+	}
+	rk, err := release.LoadOrCreateKey(cfg.ReleaseKey)
+	if err != nil {
+		return nil, err
+	}
+	progress("building initramfs (init, hsmd, kmipd from %s)", cfg.SourceDir)
+	res, err := buildInitramfs(ctx, initramfsConfig{
 		src:     cfg.SourceDir,
 		kernel:  k,
 		modules: cfg.Modules,
 		out:     filepath.Join(cfg.Dir, InitramfsFile),
 		tmp:     cfg.Dir,
+		release: rk,
+		// Policies are cached next to the release key they were signed with.
+		policyCache: filepath.Join(filepath.Dir(cfg.ReleaseKey), "policies"),
 	}, progress)
 	if err != nil {
 		return nil, err
 	}
+	mods := res.modules
+	progress("measurement %x, policy signed by release key %s", res.measurement, cfg.ReleaseKey)
 
 	progress("creating %d MiB data disk", cfg.DataDiskSize>>20)
 	if err := createDisk(filepath.Join(cfg.Dir, DataDiskFile), cfg.DataDiskSize); err != nil {
 		return nil, err
 	}
 
-	m := &Manifest{Format: ManifestVersion, Version: cfg.Version, Commit: cfg.Commit, Kernel: *k, Modules: mods}
+	m := &Manifest{Format: ManifestVersion, Version: cfg.Version, Commit: cfg.Commit, Kernel: *k, Modules: mods,
+		Boot: BootPolicy{
+			Measurement: hex.EncodeToString(res.measurement[:]),
+			PCRs:        release.QEMUPCRs,
+			Version:     release.PolicyVersion,
+			ReleaseKey:  release.KeyFingerprint(&rk.PublicKey),
+			Policy:      hex.EncodeToString(res.policy),
+		}}
 	for _, name := range []string{KernelFile, InitramfsFile, DataDiskFile} {
 		sum, size, err := fileSHA256(filepath.Join(cfg.Dir, name))
 		if err != nil {

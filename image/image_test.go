@@ -3,6 +3,7 @@ package image
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"errors"
 	"io"
 	"os"
@@ -11,6 +12,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cofferhsm/coffer/firmware/release"
+	"github.com/cofferhsm/coffer/hsm/seal"
 	"github.com/google/go-cmp/cmp"
 	"github.com/u-root/mkuimage/cpio"
 )
@@ -181,7 +184,42 @@ func TestBuildReproducible(t *testing.T) {
 		t.Errorf("root directory record %v", r.Info)
 	}
 	modDir := "lib/modules/" + m.Kernel.Release + "/"
-	for _, want := range []string{"init", "bin/init", "sbin/mke2fs", "dev/console", modDir + "modules.dep", modDir + "kernel/fs/ext4/ext4.ko", modDir + "kernel/drivers/md/dm-crypt.ko"} {
+	// The boot policy: signed over the measurement of the archive as built.
+	arch := cpio.InMemArchive()
+	for _, r := range recs {
+		if err := arch.WriteRecord(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	meas, err := measureArchive(arch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := hex.EncodeToString(meas[:]); got != m.Boot.Measurement {
+		t.Errorf("measurement of the archive %s, manifest %s", got, m.Boot.Measurement)
+	}
+	if r, ok := files[release.PolicyPath]; !ok {
+		t.Errorf("initramfs lacks %s", release.PolicyPath)
+	} else {
+		pol, _ := io.ReadAll(io.NewSectionReader(r.ReaderAt, 0, int64(r.FileSize)))
+		if hex.EncodeToString(pol) != m.Boot.Policy {
+			t.Errorf("policy in the initramfs differs from the manifest's")
+		}
+		kr := files[release.ReleaseKeyPath]
+		kb, _ := io.ReadAll(io.NewSectionReader(kr.ReaderAt, 0, int64(kr.FileSize)))
+		pk, err := release.ParsePublicKey(kb)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := seal.VerifyPolicy(pol, pk)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(p.PCRs) != 1 || !bytes.Equal(p.PCRs[0].Value, seal.PredictPCR(meas[:])) {
+			t.Errorf("policy %+v does not expect PCR 11 = measurement", p)
+		}
+	}
+	for _, want := range []string{"init", "bin/init", "bin/hsmd", "bin/kmipd", "sbin/mke2fs", "dev/console", modDir + "modules.dep", modDir + "kernel/fs/ext4/ext4.ko", modDir + "kernel/drivers/md/dm-crypt.ko"} {
 		if _, ok := files[want]; !ok {
 			t.Errorf("initramfs lacks %s", want)
 		}

@@ -2,8 +2,12 @@ package image
 
 import (
 	"bufio"
+	"bytes"
 	"compress/gzip"
 	"context"
+	"crypto/ecdsa"
+	"crypto/rand"
+	"crypto/sha256"
 	"fmt"
 	"io"
 	"log/slog"
@@ -14,6 +18,8 @@ import (
 	"strings"
 
 	"github.com/cofferhsm/coffer/boot"
+	"github.com/cofferhsm/coffer/firmware/release"
+	"github.com/cofferhsm/coffer/hsm/seal"
 	"github.com/u-root/gobusybox/src/pkg/golang"
 	"github.com/u-root/mkuimage/cpio"
 	"github.com/u-root/mkuimage/uimage"
@@ -25,6 +31,10 @@ import (
 // InitPackage is the Go package built as /init.
 const InitPackage = "firmware/cmd/init"
 
+// ServicePackages are the Go packages of the supervised services, built
+// into /bin.
+var ServicePackages = []string{"firmware/cmd/hsmd", "firmware/cmd/kmipd"}
+
 // hostFiles are host programs copied into the image with their shared
 // libraries (found with ldd).
 var hostFiles = []string{"/usr/sbin/mke2fs:sbin/mke2fs"}
@@ -35,6 +45,19 @@ type initramfsConfig struct {
 	modules []string
 	out     string // compressed initramfs to write
 	tmp     string // parent for temporary build dirs
+	// release signs the boot policy; nil builds an unsigned image.
+	release *ecdsa.PrivateKey
+	// policyCache keeps signed policies by measurement, so that the same
+	// inputs give the same (randomized ECDSA) signature: builds stay
+	// reproducible.
+	policyCache string
+}
+
+// initramfsResult is what buildInitramfs reports.
+type initramfsResult struct {
+	modules     []string
+	measurement [sha256.Size]byte
+	policy      []byte
 }
 
 // baseRecords returns the directories, device nodes and kernel modules of
@@ -91,10 +114,17 @@ func baseRecords(k *Kernel, modules []string) ([]cpio.Record, []string, error) {
 
 // buildInitramfs builds the init binary and the archive with mkuimage, then
 // normalizes and compresses it into cfg.out.
-func buildInitramfs(ctx context.Context, cfg initramfsConfig, progress func(string, ...any)) ([]string, error) {
+func buildInitramfs(ctx context.Context, cfg initramfsConfig, progress func(string, ...any)) (*initramfsResult, error) {
 	base, order, err := baseRecords(cfg.kernel, cfg.modules)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.release != nil {
+		pub, err := release.MarshalPublicKey(&cfg.release.PublicKey)
+		if err != nil {
+			return nil, err
+		}
+		base = append(base, cpio.Directory("etc/coffer", 0o755), cpio.StaticFile(release.ReleaseKeyPath, string(pub), 0o644))
 	}
 	progress("%d kernel modules: %s", len(order), strings.Join(order, " "))
 	baseArchive, err := cpio.ArchiveFromRecords(base)
@@ -107,6 +137,10 @@ func buildInitramfs(ctx context.Context, cfg initramfsConfig, progress func(stri
 	}
 	defer os.RemoveAll(tmp)
 
+	cmds := []string{filepath.Join(cfg.src, InitPackage)}
+	for _, p := range ServicePackages {
+		cmds = append(cmds, filepath.Join(cfg.src, p))
+	}
 	env := golang.Default(golang.DisableCGO(), golang.WithGOOS("linux"), golang.WithGOARCH("amd64"), golang.WithWorkingDir(cfg.src))
 	buildOpts := &golang.BuildOpts{EnableInlining: true, ExtraArgs: []string{"-buildvcs=false"}}
 	out := &initramfs.Archive{Archive: cpio.InMemArchive()}
@@ -120,7 +154,7 @@ func buildInitramfs(ctx context.Context, cfg initramfsConfig, progress func(stri
 		uimage.WithReplaceEnv(env),
 		uimage.WithTempDir(tmp),
 		uimage.WithBaseArchive(baseArchive),
-		uimage.WithCommands(buildOpts, builder.Binary, filepath.Join(cfg.src, InitPackage)),
+		uimage.WithCommands(buildOpts, builder.Binary, cmds...),
 		uimage.WithInit("init"),
 		uimage.WithFiles(hostFiles...),
 		uimage.WithOutput(out),
@@ -128,10 +162,75 @@ func buildInitramfs(ctx context.Context, cfg initramfsConfig, progress func(stri
 	if err != nil {
 		return nil, fmt.Errorf("image: mkuimage: %w", err)
 	}
+	res := &initramfsResult{modules: order}
+	if res.measurement, err = measureArchive(out.Archive); err != nil {
+		return nil, err
+	}
+	if cfg.release != nil {
+		if res.policy, err = signedPolicy(cfg.policyCache, cfg.release, res.measurement); err != nil {
+			return nil, err
+		}
+		if err := out.Archive.WriteRecord(cpio.StaticFile(release.PolicyPath, string(res.policy), 0o644)); err != nil {
+			return nil, fmt.Errorf("image: %w", err)
+		}
+	}
 	if err := writeNormalized(out.Archive, cfg.out); err != nil {
 		return nil, err
 	}
-	return order, nil
+	return res, nil
+}
+
+// signedPolicy returns the policy for measurement signed by key, from the
+// cache when a valid one is there, else freshly signed and cached.
+func signedPolicy(cache string, key *ecdsa.PrivateKey, measurement [sha256.Size]byte) ([]byte, error) {
+	name := filepath.Join(cache, fmt.Sprintf("policy-%x-%s.bin", measurement, release.KeyFingerprint(&key.PublicKey)[:16]))
+	if b, err := os.ReadFile(name); err == nil {
+		if p, err := seal.VerifyPolicy(b, &key.PublicKey); err == nil && len(p.PCRs) == 1 &&
+			p.PCRs[0].Index == seal.DefaultBootPCR && bytes.Equal(p.PCRs[0].Value, seal.PredictPCR(measurement[:])) &&
+			p.Version == release.PolicyVersion {
+			return b, nil
+		}
+	}
+	b, err := release.SignPolicy(rand.Reader, key, measurement[:])
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cache, 0o755); err != nil {
+		return nil, fmt.Errorf("image: %w", err)
+	}
+	if err := os.WriteFile(name+".tmp", b, 0o644); err != nil {
+		return nil, fmt.Errorf("image: %w", err)
+	}
+	if err := os.Rename(name+".tmp", name); err != nil {
+		return nil, fmt.Errorf("image: %w", err)
+	}
+	return b, nil
+}
+
+// measureArchive computes the image measurement (package firmware/release)
+// of the archive's regular files and symlinks.
+func measureArchive(a *cpio.Archive) ([sha256.Size]byte, error) {
+	var entries []release.Entry
+	for name, r := range a.Files {
+		var kind release.Kind
+		switch r.Mode & cpio.S_IFMT {
+		case cpio.S_IFREG:
+			kind = release.File
+		case cpio.S_IFLNK:
+			kind = release.Symlink
+		default:
+			continue
+		}
+		var b []byte
+		if r.ReaderAt != nil {
+			var err error
+			if b, err = io.ReadAll(io.NewSectionReader(r.ReaderAt, 0, int64(r.FileSize))); err != nil {
+				return [32]byte{}, fmt.Errorf("image: reading %s: %w", name, err)
+			}
+		}
+		entries = append(entries, release.NewEntry(name, kind, b))
+	}
+	return release.Digest(entries)
 }
 
 // writeNormalized writes the archive's records sorted by name with

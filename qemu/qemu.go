@@ -31,6 +31,16 @@ var ErrConfig = errors.New("qemu: invalid config")
 // already exited.
 var ErrExited = errors.New("qemu: vm exited")
 
+// ErrHalted is returned by Start when the appliance halts instead of
+// serving (it printed boot.MarkerHalted: refused unseal, failed key
+// check, ...). The VM keeps running so that the caller can read its
+// console and Stop it.
+var ErrHalted = errors.New("qemu: appliance halted")
+
+// DefaultAppend is the appliance's kernel command line under QEMU user-mode
+// networking: the static guest address and gateway.
+const DefaultAppend = "coffer.ip=10.0.2.15/24,10.0.2.2"
+
 // Console log file name inside Config.Dir.
 const ConsoleLog = "console.log"
 
@@ -64,7 +74,8 @@ type Config struct {
 	// ProbeTimeout bounds the KVM probe boot of Accel "auto". Zero means 20s.
 	ProbeTimeout time.Duration
 	// Ready is the console text that marks a booted VM. Empty means
-	// boot.MarkerBootOK.
+	// boot.MarkerReady. A console line containing boot.MarkerHalted before
+	// it fails Start with ErrHalted.
 	Ready string
 	// ReadyTimeout bounds the wait for Ready. Zero means 3 minutes.
 	ReadyTimeout time.Duration
@@ -74,7 +85,8 @@ type Config struct {
 	Forwards []Forward
 	// NoTPM boots without swtpm.
 	NoTPM bool
-	// Append is added to the kernel command line.
+	// Append is added to the kernel command line, after DefaultAppend
+	// (which a later coffer.ip= here overrides).
 	Append string
 	// QEMU and SWTPM are the programs. Empty means qemu-system-x86_64 and
 	// swtpm from $PATH.
@@ -119,7 +131,7 @@ func Start(ctx context.Context, cfg Config) (*VM, error) {
 		cfg.ProbeTimeout = 20 * time.Second
 	}
 	if cfg.Ready == "" {
-		cfg.Ready = boot.MarkerBootOK
+		cfg.Ready = boot.MarkerReady
 	}
 	if cfg.ReadyTimeout == 0 {
 		cfg.ReadyTimeout = 3 * time.Minute
@@ -152,7 +164,7 @@ func Start(ctx context.Context, cfg Config) (*VM, error) {
 		cfg.Accel = probeAccel(ctx, cfg)
 	}
 
-	vm := &VM{cfg: cfg, qmp: filepath.Join(dir, "qmp.sock"), exited: make(chan struct{}), consoleDone: make(chan struct{}), changed: make(chan struct{})}
+	vm := &VM{cfg: cfg, qmp: filepath.Join(dir, QMPSocket), exited: make(chan struct{}), consoleDone: make(chan struct{}), changed: make(chan struct{})}
 	var tpmSock string
 	if !cfg.NoTPM {
 		if tpmSock, err = vm.startSWTPM(ctx); err != nil {
@@ -202,9 +214,13 @@ func Start(ctx context.Context, cfg Config) (*VM, error) {
 
 	wctx, cancel := context.WithTimeout(ctx, cfg.ReadyTimeout)
 	defer cancel()
-	if _, err := vm.WaitFor(wctx, cfg.Ready); err != nil {
+	line, err := vm.WaitFor(wctx, cfg.Ready, boot.MarkerHalted)
+	if err != nil {
 		vm.kill()
 		return nil, fmt.Errorf("qemu: waiting for %q: %w", cfg.Ready, err)
+	}
+	if !strings.Contains(line, cfg.Ready) {
+		return vm, fmt.Errorf("%w: %s", ErrHalted, line)
 	}
 	return vm, nil
 }
@@ -224,9 +240,14 @@ func probeAccel(ctx context.Context, cfg Config) string {
 	probe.Forwards = []Forward{}
 	probe.Console = nil
 	probe.ReadyTimeout = cfg.ProbeTimeout
+	// PID 1 running is proof enough that KVM works.
+	probe.Ready = "coffer: init started"
 	defer os.RemoveAll(probe.Dir)
 	vm, err := Start(ctx, probe)
 	if err != nil {
+		if vm != nil {
+			vm.kill()
+		}
 		return "tcg"
 	}
 	vm.kill()
@@ -260,7 +281,7 @@ func Run(ctx context.Context, cfg Config) error {
 
 func (vm *VM) args(disk, tpmSock string) []string {
 	cfg := vm.cfg
-	cmdline := "console=ttyS0 panic=-1 quiet"
+	cmdline := "console=ttyS0 panic=-1 quiet " + DefaultAppend
 	if cfg.Append != "" {
 		cmdline += " " + cfg.Append
 	}
@@ -365,7 +386,7 @@ func (vm *VM) readConsole(r io.ReadCloser) {
 	for {
 		line, err := br.ReadString('\n')
 		if line != "" {
-			vm.log.WriteString(line)
+			vm.log.WriteString(redactToken(line))
 			if vm.cfg.Console != nil {
 				io.WriteString(vm.cfg.Console, line)
 			}
@@ -389,17 +410,20 @@ func (vm *VM) readConsole(r io.ReadCloser) {
 	}
 }
 
-// WaitFor waits until a console line containing s appears (including lines
-// seen before the call) and returns that line.
-func (vm *VM) WaitFor(ctx context.Context, s string) (string, error) {
+// WaitFor waits until a console line containing s (or any of more)
+// appears, including lines seen before the call, and returns that line.
+func (vm *VM) WaitFor(ctx context.Context, s string, more ...string) (string, error) {
+	want := append([]string{s}, more...)
 	seen := 0
 	for {
 		vm.mu.Lock()
 		for ; seen < len(vm.lines); seen++ {
-			if strings.Contains(vm.lines[seen], s) {
-				l := vm.lines[seen]
-				vm.mu.Unlock()
-				return l, nil
+			for _, w := range want {
+				if strings.Contains(vm.lines[seen], w) {
+					l := vm.lines[seen]
+					vm.mu.Unlock()
+					return l, nil
+				}
 			}
 		}
 		ch, eof := vm.changed, vm.eof
@@ -421,6 +445,10 @@ func (vm *VM) Console() []string {
 	defer vm.mu.Unlock()
 	return append([]string(nil), vm.lines...)
 }
+
+// Kill ends QEMU at once, without a clean shutdown (as a power cut), and
+// then swtpm.
+func (vm *VM) Kill() { vm.kill() }
 
 // Exited is closed when QEMU has exited.
 func (vm *VM) Exited() <-chan struct{} { return vm.exited }

@@ -18,6 +18,10 @@
 //   - Stdout and stderr are merged and split into lines; the last
 //     Service.LogLines lines (each cut to MaxLineBytes) are kept in a ring
 //     readable with Handle.Lines, and optionally copied to Service.Output.
+//   - Stdin is /dev/null unless Service.Stdin is set; then it is called
+//     before every start (so a restarted service gets a fresh pipe, e.g.
+//     hsmd's master key from PID 1) and the parent's copy is closed as
+//     soon as the child has started.
 //   - Status lines ("kmipd: started pid 42", "kmipd: exited 1, restart in
 //     2s") are reported through Config.Status.
 //   - Supervisor.Stop sends SIGTERM to every service's process group, waits

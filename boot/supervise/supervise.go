@@ -90,6 +90,11 @@ type Service struct {
 	LogLines int
 	// Output, if not nil, receives each log line prefixed with "name: ".
 	Output io.Writer
+	// Stdin, if not nil, is called before each start and returns the
+	// service's standard input (e.g. a pipe carrying a key). The
+	// supervisor closes the returned file in the parent once the child has
+	// started (or failed to). Nil means /dev/null.
+	Stdin func() (*os.File, error)
 }
 
 // Supervisor runs services. Create it with New.
@@ -292,8 +297,20 @@ func (s *Supervisor) runOnce(h *Handle) (syscall.WaitStatus, error) {
 	cmd.Stdout = w
 	cmd.Stderr = w
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if h.svc.Stdin != nil {
+		in, err := h.svc.Stdin()
+		if err != nil {
+			r.Close()
+			w.Close()
+			return 0, fmt.Errorf("stdin: %w", err)
+		}
+		cmd.Stdin = in
+	}
 	exited, err := s.waiter.start(cmd)
 	w.Close()
+	if f, ok := cmd.Stdin.(*os.File); ok {
+		f.Close()
+	}
 	if err != nil {
 		r.Close()
 		return 0, err

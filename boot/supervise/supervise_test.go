@@ -436,3 +436,41 @@ func reaperChild() {
 	}
 	fmt.Println("REAPER OK")
 }
+
+// TestStdinPerStart checks that Stdin is called for every run and that the
+// child reads what it returns.
+func TestStdinPerStart(t *testing.T) {
+	clk := &fakeClock{}
+	dir := t.TempDir()
+	calls := 0
+	var mu sync.Mutex
+	stdin := func() (*os.File, error) {
+		mu.Lock()
+		calls++
+		n := calls
+		mu.Unlock()
+		r, w, err := os.Pipe()
+		if err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(w, "secret-%d\n", n)
+		w.Close()
+		return r, nil
+	}
+	s := New(Config{Now: clk.Now, After: clk.After})
+	h, err := s.Start(Service{Name: "reader", Path: "/bin/sh", Stdin: stdin,
+		Args: []string{"-c", "read l; echo got $l; " + counterScript(dir, 2)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitDone(t, h)
+	var got []string
+	for _, l := range h.Lines() {
+		if strings.HasPrefix(l, "got ") {
+			got = append(got, l)
+		}
+	}
+	if diff := cmp.Diff([]string{"got secret-1", "got secret-2"}, got); diff != "" {
+		t.Errorf("stdin lines (-want +got):\n%s", diff)
+	}
+}

@@ -32,7 +32,7 @@ Commands:
         path, "swtpm" for one serve runs, or "insecure"; default /dev/tpmrm0,
         else swtpm, else insecure); then run the crypto core and the KMIP
         listener until SIGINT/SIGTERM
-  help [command]
+` + imageUsage + vmUsage + `  help [command]
         show help
 
 Against a running appliance (admin HTTPS API):
@@ -84,6 +84,10 @@ func run(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, args []
 		return runApp(ctx, stdin, stdout, stderr, args[1:])
 	case "admin":
 		return admin.RunCLI(ctx, stdin, stdout, stderr, args)
+	case "vm":
+		return runVM(ctx, stdin, stdout, stderr, args[1:])
+	case "image":
+		return runImage(ctx, stdin, stdout, stderr, args[1:])
 	case "serve":
 		return runServe(ctx, stdout, stderr, args[1:])
 	}
