@@ -16,7 +16,7 @@ var ErrCmdline = errors.New("boot: invalid kernel command line")
 // NetConfig is the network configuration from the kernel command line.
 //
 //	coffer.ip=ADDR/PREFIX[,GATEWAY]   static address on the interface
-//	coffer.ip=dhcp                    DHCP (not supported yet: an error)
+//	coffer.ip=dhcp                    DHCPv4 (u-root dhclient)
 //	coffer.ip=off                     no network besides loopback
 //	coffer.if=NAME                    interface (default eth0)
 //	coffer.hostname=NAME              host name (default "coffer")

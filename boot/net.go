@@ -1,18 +1,21 @@
 package boot
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
 	"time"
 
+	"github.com/u-root/u-root/pkg/dhclient"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
 
 // ConfigureNetwork sets the host name, brings up loopback and, when nc has
-// a static address, the interface with that address and default route. It
-// waits up to wait for the interface to appear. It returns a one-line
+// a static address, the interface with that address and default route, or
+// with nc.DHCP a DHCPv4 lease. It waits up to wait for the interface to
+// appear. It returns a one-line
 // description for the console.
 func ConfigureNetwork(nc NetConfig, wait time.Duration) (string, error) {
 	if err := unix.Sethostname([]byte(nc.Hostname)); err != nil {
@@ -26,8 +29,7 @@ func ConfigureNetwork(nc NetConfig, wait time.Duration) (string, error) {
 		return "", fmt.Errorf("boot: loopback up: %w", err)
 	}
 	if nc.DHCP {
-		// Not yet: u-root's dhclient needs golang.org/x/net in go.sum.
-		return "", fmt.Errorf("boot: %s: DHCP is not supported yet; use coffer.ip=ADDR/PREFIX,GATEWAY", nc.Interface)
+		return dhcp(nc, wait)
 	}
 	if !nc.Addr.IsValid() {
 		return fmt.Sprintf("hostname %s, no network (no coffer.ip)", nc.Hostname), nil
@@ -52,6 +54,41 @@ func ConfigureNetwork(nc NetConfig, wait time.Duration) (string, error) {
 		desc += " gw " + nc.Gateway.String()
 	}
 	return desc, nil
+}
+
+// dhcpTimeout bounds the whole DHCP exchange; dhcpAttempt one request.
+const (
+	dhcpTimeout = 30 * time.Second
+	dhcpAttempt = 5 * time.Second
+)
+
+// dhcp configures nc.Interface with a DHCPv4 lease (u-root's dhclient:
+// address, routes, resolv.conf).
+func dhcp(nc NetConfig, wait time.Duration) (string, error) {
+	link, err := waitLink(nc.Interface, wait)
+	if err != nil {
+		return "", err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), dhcpTimeout)
+	defer cancel()
+	cfg := dhclient.Config{Timeout: dhcpAttempt, Retries: int(dhcpTimeout / dhcpAttempt)}
+	err = errors.New("no answer")
+	for r := range dhclient.SendRequests(ctx, []netlink.Link{link}, true, false, cfg, wait) {
+		if r.Err != nil {
+			err = r.Err
+			continue
+		}
+		if cerr := r.Lease.Configure(); cerr != nil {
+			err = cerr
+			continue
+		}
+		desc := fmt.Sprintf("hostname %s, %s", nc.Hostname, nc.Interface)
+		if p, ok := r.Lease.(*dhclient.Packet4); ok && p.Lease() != nil {
+			desc += " " + p.Lease().String()
+		}
+		return desc + " (DHCP)", nil
+	}
+	return "", fmt.Errorf("boot: %s: DHCP: %w", nc.Interface, err)
 }
 
 // waitLink waits up to wait for the interface name to appear.
