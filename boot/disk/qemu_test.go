@@ -50,7 +50,9 @@ func TestQEMU(t *testing.T) {
 	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
 		t.Skipf("qemu-system-x86_64 not found: %v", err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	// Hang guards only: CI builds other images and boots other VMs on the
+	// same two cores at the same time, so a boot can take minutes.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
 	tmp := t.TempDir()
 	imgDir := filepath.Join(tmp, "img")
@@ -77,7 +79,7 @@ func TestQEMU(t *testing.T) {
 			NoTPM:        true,
 			Forwards:     []qemu.Forward{},
 			Ready:        resultMarker,
-			ReadyTimeout: 90 * time.Second,
+			ReadyTimeout: 4 * time.Minute,
 			Console:      &con,
 			Append:       "rdinit=/disktest disktest.mode=" + mode + " disktest.master=" + hex.EncodeToString(mb),
 		})
