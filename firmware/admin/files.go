@@ -3,7 +3,6 @@ package admin
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 
@@ -84,27 +83,9 @@ type outFile struct {
 // readFile reads a regular file of at most limit bytes. When private is
 // set, the file must not be accessible to group or others.
 func readFile(path string, private bool, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
+	b, err := atomicfile.ReadFile(path, private, limit)
+	if errors.Is(err, atomicfile.ErrUnsafe) {
+		return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
 	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%w: %s is not a regular file", ErrCorrupt, path)
-	}
-	if private && fi.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("%w: %s has mode %v, want 0600", ErrCorrupt, path, fi.Mode().Perm())
-	}
-	b, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(b)) > limit {
-		return nil, fmt.Errorf("%w: %s is larger than %d bytes", ErrCorrupt, path, limit)
-	}
-	return b, nil
+	return b, err
 }

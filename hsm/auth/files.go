@@ -2,8 +2,8 @@ package auth
 
 import (
 	"encoding/pem"
+	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -47,29 +47,11 @@ func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
 // readFile reads a file of at most maxFileBytes. When private is set, the
 // file must not be accessible to group or others.
 func readFile(path string, private bool) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
+	b, err := atomicfile.ReadFile(path, private, maxFileBytes)
+	if errors.Is(err, atomicfile.ErrUnsafe) {
+		return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
 	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%w: %s is not a regular file", ErrCorrupt, path)
-	}
-	if private && fi.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("%w: %s has mode %v, want 0600", ErrCorrupt, path, fi.Mode().Perm())
-	}
-	b, err := io.ReadAll(io.LimitReader(f, maxFileBytes+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(b) > maxFileBytes {
-		return nil, fmt.Errorf("%w: %s is larger than %d bytes", ErrCorrupt, path, maxFileBytes)
-	}
-	return b, nil
+	return b, err
 }
 
 func certPEM(der []byte) []byte {
